@@ -1,9 +1,38 @@
-//! HTML page → clean document.
+//! HTML page → clean document: the parser stage's extractor.
 //!
-//! (API stub; the implementation lands with the extractor work.)
+//! [`extract`] takes the bytes a fetcher got and returns an [`Extracted`] document: the page
+//! decoded in the right character set, the article text without the menus, tickers, related
+//! links, comments and footers around it, the metadata a reader sees (title, author, source,
+//! dates, description, language), and every followable link, marked as inside or outside the
+//! article. It is written to run on every fetched page of a crawl: one parse into a compact
+//! arena DOM, a few linear passes over it, no regex, and bounds on input size and nesting so
+//! that hostile markup costs bounded time and memory and never panics.
+//!
+//! The stages, each in its own module:
+//! - [`charset`]: BOM, HTTP charset, `<meta>` prescan, then detection (WHATWG order);
+//! - [`dom`]: html5ever into an arena, with a depth cap;
+//! - `meta`: `<title>`, `<meta>`, JSON-LD, microdata, `<time>`, bylines;
+//! - `content`: block segmentation and the choice of the article container;
+//! - `dates`, `lang`, `links`, `fingerprint`: dates in four languages, language, links, hashes.
+
+pub mod charset;
+mod content;
+mod dates;
+pub mod dom;
+mod fingerprint;
+mod lang;
+mod links;
+mod meta;
 
 use chrono::{DateTime, Utc};
+use html5ever::local_name;
+use serde::Serialize;
 use url::Url;
+
+use crate::content::{Article, Blocks};
+use crate::dates::Found;
+use crate::dom::{Dom, NodeId};
+use crate::meta::{Head, collapse};
 
 /// One fetched page, as the fetcher got it.
 #[derive(Debug, Clone, Copy)]
@@ -33,57 +62,506 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_html_bytes: 10 << 20, max_depth: 256, max_links: 5000 }
+        Limits {
+            max_html_bytes: 10 << 20,
+            max_depth: 256,
+            max_links: 5000,
+        }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Node indices are 32-bit: no page may be large enough to overflow them.
+const HARD_MAX_HTML_BYTES: usize = 1 << 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LinkKind {
     Anchor,
     Area,
     Canonical,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Link {
     /// Absolute URL (resolved against `<base href>` or the page URL), not canonicalised.
     pub url: Url,
     pub kind: LinkKind,
+    /// Anchor text, whitespace-collapsed and capped (else the `title` attribute).
     pub text: Option<String>,
+    /// Whether the link is inside the extracted article text.
     pub in_content: bool,
+    /// `rel` has `nofollow`, `ugc` or `sponsored`.
     pub nofollow: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Extracted {
+    /// The encoding the page was decoded with (its WHATWG name).
     pub encoding: &'static str,
     pub title: Option<String>,
+    /// The article text, one paragraph per line.
     pub text: String,
+    /// ISO 639-1 code, detected from the text.
     pub lang: Option<String>,
+    /// The publication the article is from: the source a dateline names ("Publié dans
+    /// H24 Info le …"), else the site's own name.
     pub site_name: Option<String>,
+    /// The source named by a dateline, when there is one.
+    pub source: Option<String>,
     pub author: Option<String>,
+    /// ISO 8601 (`2021-10-20`, or with time and offset when the page gives them).
     pub published_at: Option<String>,
     pub modified_at: Option<String>,
     pub description: Option<String>,
     pub canonical_url: Option<Url>,
     pub links: Vec<Link>,
+    /// `<meta name=robots>` says `noindex` (or `none`).
     pub noindex: bool,
+    /// `<meta name=robots>` says `nofollow` (or `none`).
     pub nofollow: bool,
+    /// Lower-case hex SHA-256 of `text`.
     pub content_sha256: String,
+    /// 64-bit SimHash of `text` (near-duplicates differ in few bits).
     pub simhash: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
-    #[error("not HTML")]
-    NotHtml,
+    #[error("not HTML (Content-Type {content_type:?})")]
+    NotHtml { content_type: Option<String> },
+    #[error("empty body")]
+    Empty,
 }
 
-/// Whether a response is HTML (by Content-Type, else by sniffing the body).
-pub fn is_html(content_type: Option<&str>, _body: &[u8]) -> bool {
-    content_type.is_none_or(|c| c.to_ascii_lowercase().contains("html"))
+/// Whether a response is HTML: by its Content-Type when that names a type, else by sniffing
+/// the start of the body as browsers do for unlabelled responses.
+pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
+    let mime = content_type
+        .and_then(|c| c.split(';').next())
+        .map(str::trim)
+        .unwrap_or("");
+    if mime.eq_ignore_ascii_case("text/html") || mime.eq_ignore_ascii_case("application/xhtml+xml")
+    {
+        return true;
+    }
+    if !(mime.is_empty()
+        || mime.eq_ignore_ascii_case("application/octet-stream")
+        || mime.eq_ignore_ascii_case("text/plain"))
+    {
+        return false;
+    }
+    sniff_html(body)
 }
 
-pub fn extract(_input: &Input, _limits: &Limits) -> Result<Extracted, ExtractError> {
-    Ok(Extracted { encoding: "UTF-8", ..Default::default() })
+/// The HTML patterns of the WHATWG MIME Sniffing standard, after optional BOM and whitespace.
+fn sniff_html(body: &[u8]) -> bool {
+    const TAGS: &[&[u8]] = &[
+        b"<!doctype html",
+        b"<html",
+        b"<head",
+        b"<script",
+        b"<iframe",
+        b"<h1",
+        b"<div",
+        b"<font",
+        b"<table",
+        b"<a",
+        b"<style",
+        b"<title",
+        b"<b",
+        b"<body",
+        b"<br",
+        b"<p",
+    ];
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    let rest = &body[start..];
+    if rest.starts_with(b"<!--") {
+        return true;
+    }
+    TAGS.iter().any(|tag| {
+        rest.len() > tag.len()
+            && rest[..tag.len()].eq_ignore_ascii_case(tag)
+            && matches!(rest[tag.len()], b' ' | b'>')
+    })
+}
+
+/// Extracts the document from one page.
+pub fn extract(input: &Input, limits: &Limits) -> Result<Extracted, ExtractError> {
+    let body = &input.body[..input
+        .body
+        .len()
+        .min(limits.max_html_bytes)
+        .min(HARD_MAX_HTML_BYTES)];
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ExtractError::Empty);
+    }
+    if !is_html(input.content_type, body) {
+        return Err(ExtractError::NotHtml {
+            content_type: input.content_type.map(str::to_owned),
+        });
+    }
+    let (html, encoding) = charset::decode(body, input.content_type, top_level_domain(input.url));
+    let dom = Dom::parse(&html, limits.max_depth);
+    drop(html);
+    let head = meta::collect(&dom);
+    let root = dom
+        .find(NodeId::DOCUMENT, &local_name!("body"))
+        .unwrap_or(NodeId::DOCUMENT);
+    let blocks = content::blocks(&dom, root);
+    let article = content::select(&dom, &blocks, root);
+    let text = article.text(&blocks);
+
+    let base = links::base_url(input.url, head.base_href.as_deref());
+    let canonical_url = head
+        .canonical
+        .as_deref()
+        .and_then(|href| links::resolve(&base, href));
+    let links = links::collect(
+        &dom,
+        &base,
+        &blocks.anchors,
+        &article.kept,
+        canonical_url.as_ref(),
+        limits.max_links,
+    );
+
+    let dateline = Dateline::new(&blocks, &article);
+    let source = dateline.lines().find_map(source_line);
+    let site_name = head
+        .og_site_name
+        .clone()
+        .or_else(|| head.json_ld.publisher.clone())
+        .or_else(|| head.application_name.clone());
+    let title = choose_title(&head, site_name.as_deref());
+    let published = published_at(&dom, &head, &dateline, input);
+    let modified = head
+        .json_ld
+        .modified
+        .iter()
+        .chain(&head.modified)
+        .find_map(|v| dates::parse_value(v, input.fetched_at));
+    let declared_lang = input
+        .content_language
+        .or(head.lang.as_deref())
+        .or(head.json_ld.language.as_deref())
+        .or(head.og_locale.as_deref());
+
+    Ok(Extracted {
+        encoding: encoding.name(),
+        lang: lang::detect(&text, declared_lang),
+        author: choose_author(&dom, &head),
+        site_name: source.clone().or(site_name),
+        source,
+        published_at: published.map(|f| f.iso()),
+        modified_at: modified.map(|f| f.iso()),
+        description: head
+            .og_description
+            .clone()
+            .or_else(|| head.description.clone())
+            .or_else(|| head.json_ld.description.clone()),
+        canonical_url,
+        links,
+        noindex: head.noindex,
+        nofollow: head.nofollow,
+        content_sha256: fingerprint::sha256_hex(&text),
+        simhash: fingerprint::simhash(&text),
+        title,
+        text,
+    })
+}
+
+/// The URL's last host label when it is a lower-case DNS label (chardetng's hint).
+fn top_level_domain(url: &Url) -> Option<&str> {
+    match url.host()? {
+        url::Host::Domain(domain) => domain.trim_end_matches('.').rsplit('.').next(),
+        _ => None,
+    }
+}
+
+/// The short lines around the start of the article, where bylines and datelines live.
+struct Dateline<'a> {
+    blocks: &'a Blocks,
+    range: std::ops::Range<usize>,
+}
+
+impl<'a> Dateline<'a> {
+    /// Blocks before the article that close to it, and the article's own blocks.
+    const BEFORE: usize = 6;
+    const MAX_UNITS: u32 = 200;
+
+    fn new(blocks: &'a Blocks, article: &Article) -> Self {
+        let first = article.kept.iter().position(|&k| k).unwrap_or(0);
+        let last = article
+            .kept
+            .iter()
+            .rposition(|&k| k)
+            .map_or(blocks.blocks.len(), |l| l + 1);
+        Dateline {
+            blocks,
+            range: first.saturating_sub(Self::BEFORE)..last,
+        }
+    }
+
+    fn lines(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.blocks.blocks[self.range.clone()]
+            .iter()
+            .filter(|b| b.units <= Self::MAX_UNITS)
+            .map(|b| self.blocks.text(b))
+    }
+}
+
+/// "Publié dans H24 Info le 20 - 10 - 2021" → "H24 Info" (also English, Spanish, Arabic).
+fn source_line(line: &str) -> Option<String> {
+    let words: Vec<&str> = line.split_whitespace().take(40).collect();
+    let start = words.windows(2).position(|w| {
+        let verb = w[0].to_lowercase();
+        matches!(
+            verb.as_str(),
+            "publié"
+                | "publie"
+                | "publiée"
+                | "paru"
+                | "published"
+                | "publicado"
+                | "publicada"
+                | "نشر"
+        ) && matches!(w[1].to_lowercase().as_str(), "dans" | "in" | "en" | "في")
+    })? + 2;
+    let end = words[start..]
+        .iter()
+        .position(|w| {
+            matches!(
+                *w,
+                "le" | "on" | "el" | "du" | "يوم" | "بتاريخ" | "-" | "|" | ","
+            ) || w.starts_with(|c: char| c.is_numeric())
+        })
+        .map_or(words.len(), |e| start + e);
+    let source = words[start..end].join(" ");
+    let source = source.trim_end_matches([',', '.', ':']);
+    (1..=6).contains(&(end - start)).then(|| source.to_owned())
+}
+
+fn published_at(dom: &Dom, head: &Head, dateline: &Dateline, input: &Input) -> Option<Found> {
+    let now = input.fetched_at;
+    let declared = head
+        .json_ld
+        .published
+        .iter()
+        .chain(&head.published)
+        .find_map(|v| dates::parse_value(v, now));
+    declared
+        .or_else(|| {
+            let marked = head.times.iter().filter(|(_, _, published)| *published);
+            let in_article = head
+                .times
+                .iter()
+                .filter(|(id, _, _)| dom.ancestors(*id).count() > 0);
+            marked
+                .chain(in_article)
+                .find_map(|(_, v, _)| dates::parse_value(v, now))
+        })
+        .or_else(|| {
+            dateline
+                .lines()
+                .find_map(|line| dates::find_in_text(line, now))
+        })
+        .or_else(|| dates::from_url(input.url, now))
+}
+
+/// Separators between a headline and the site name in `<title>`.
+const TITLE_SEPARATORS: &[&str] = &[
+    " | ", " - ", " – ", " — ", " · ", " :: ", " » ", " // ", " • ",
+];
+
+fn choose_title(head: &Head, site_name: Option<&str>) -> Option<String> {
+    let tag = head.title.as_deref().map(|t| strip_site_name(t, site_name));
+    let og = head
+        .og_title
+        .as_deref()
+        .map(|t| strip_site_name(t, site_name));
+    let declared = [
+        og.as_deref(),
+        head.json_ld.headline.as_deref(),
+        tag.as_deref(),
+    ];
+    // The headline as displayed, when it agrees with what the page declares.
+    for (_, h1) in &head.h1 {
+        if declared.iter().flatten().any(|d| same_text(d, h1)) {
+            return Some(h1.clone());
+        }
+    }
+    declared
+        .into_iter()
+        .flatten()
+        .find(|t| !t.is_empty())
+        .map(str::to_owned)
+        .or_else(|| head.h1.first().map(|(_, h)| h.clone()))
+}
+
+/// "Headline - Site" → "Headline" when the end (or start) names the site, or looks like a
+/// short site suffix after a longer headline.
+fn strip_site_name(title: &str, site_name: Option<&str>) -> String {
+    let title = collapse(title);
+    let names_site = |part: &str| {
+        let part = part.trim();
+        site_name.is_some_and(|s| {
+            same_text(part, s) || norm(part).contains(&norm(s)) && part.len() < s.len() + 12
+        })
+    };
+    for sep in TITLE_SEPARATORS {
+        if let Some(at) = title.rfind(sep) {
+            let (headline, suffix) = (&title[..at], &title[at + sep.len()..]);
+            let short_suffix =
+                suffix.split_whitespace().count() <= 4 && headline.split_whitespace().count() >= 4;
+            if names_site(suffix) || (site_name.is_none() && short_suffix) {
+                return headline.trim().to_owned();
+            }
+        }
+        if let Some(at) = title.find(sep) {
+            let (prefix, headline) = (&title[..at], &title[at + sep.len()..]);
+            if names_site(prefix) {
+                return headline.trim().to_owned();
+            }
+        }
+    }
+    title
+}
+
+fn norm(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn same_text(a: &str, b: &str) -> bool {
+    norm(a) == norm(b)
+}
+
+fn choose_author(dom: &Dom, head: &Head) -> Option<String> {
+    if !head.json_ld.authors.is_empty() {
+        return Some(head.json_ld.authors.join(", "));
+    }
+    head.author.as_deref().and_then(clean_author).or_else(|| {
+        head.bylines
+            .iter()
+            .find_map(|&id| clean_author(&meta::element_text(dom, id)))
+    })
+}
+
+/// "Par Agnès Dubois", "By JANE DOE | Reuters" → the name; None if it does not look like one.
+fn clean_author(raw: &str) -> Option<String> {
+    let mut text = raw.trim();
+    for prefix in [
+        "by ",
+        "par ",
+        "por ",
+        "von ",
+        "de ",
+        "بقلم ",
+        "written by ",
+        "texte : ",
+        "auteur : ",
+        "author: ",
+    ] {
+        if text.len() >= prefix.len()
+            && text.is_char_boundary(prefix.len())
+            && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+        {
+            text = text[prefix.len()..].trim_start();
+        }
+    }
+    let text = text
+        .split(['|', '•', '\n'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches([',', '-', '–'])
+        .trim();
+    let words = text.split_whitespace().count();
+    let looks_like_name = (1..=6).contains(&words)
+        && !text.contains('@')
+        && !text.contains("://")
+        && !text.chars().any(|c| c.is_ascii_digit());
+    looks_like_name.then(|| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_by_type_or_sniff() {
+        assert!(is_html(Some("text/html; charset=utf-8"), b""));
+        assert!(is_html(Some("Application/XHTML+XML"), b""));
+        assert!(!is_html(Some("application/pdf"), b"<html>"));
+        assert!(is_html(None, b"\xEF\xBB\xBF  <!DOCTYPE html><html>"));
+        assert!(is_html(Some("application/octet-stream"), b"<p>x"));
+        assert!(!is_html(None, b"%PDF-1.4"));
+        assert!(!is_html(None, b"<pre>"));
+    }
+
+    #[test]
+    fn site_name_suffixes_are_stripped() {
+        assert_eq!(
+            strip_site_name(
+                "Budget agreed after long debate - Le Monde",
+                Some("Le Monde")
+            ),
+            "Budget agreed after long debate"
+        );
+        assert_eq!(
+            strip_site_name("LE MONDE | Budget agreed", Some("Le Monde")),
+            "Budget agreed"
+        );
+        assert_eq!(
+            strip_site_name("Budget agreed after long debate | The Paper", None),
+            "Budget agreed after long debate"
+        );
+        assert_eq!(
+            strip_site_name("Brexit - what next", None),
+            "Brexit - what next"
+        );
+    }
+
+    #[test]
+    fn source_lines() {
+        assert_eq!(
+            source_line("Publié dans H24 Info le 20 - 10 - 2021").as_deref(),
+            Some("H24 Info")
+        );
+        assert_eq!(
+            source_line("Published in The Daily Star on 20 - 10 - 2021").as_deref(),
+            Some("The Daily Star")
+        );
+        assert_eq!(
+            source_line("Publicado en El País el 20 de octubre").as_deref(),
+            Some("El País")
+        );
+        assert_eq!(
+            source_line("Le texte a été publié dans la nuit de lundi à mardi par le ministère"),
+            None
+        );
+    }
+
+    #[test]
+    fn author_cleanup() {
+        assert_eq!(
+            clean_author("Par Agnès Dubois").as_deref(),
+            Some("Agnès Dubois")
+        );
+        assert_eq!(
+            clean_author("By JANE DOE | Reuters").as_deref(),
+            Some("JANE DOE")
+        );
+        assert_eq!(
+            clean_author("Updated 12:30 PM ET, Mon October 3, 2016"),
+            None
+        );
+        assert_eq!(clean_author("https://www.facebook.com/someone"), None);
+    }
 }

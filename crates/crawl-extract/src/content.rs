@@ -1,0 +1,718 @@
+//! Finding the article in a page full of boilerplate.
+//!
+//! One walk over the body cuts the visible text into *blocks* (the runs of inline text
+//! between block-level boundaries), remembering for each its enclosing block element, how
+//! much of it is link text, and whether it sits inside something that is boilerplate by
+//! nature (`<nav>`, `<aside>`, a page-level `<footer>`, `role=navigation`) or by name
+//! (`class="share-buttons"`, `id="comments"`, …).
+//!
+//! The article is then the element whose subtree holds the most prose and the least
+//! boilerplate: every prose block adds its weight to all its ancestors, every link list or
+//! boilerplate block adds a penalty, and the element with the best balance wins. Picking a
+//! *container* rather than individual blocks keeps the article's short paragraphs (a one-line
+//! quote, a sub-heading) that a per-block classifier would drop, and leaves out the ticker,
+//! the "most read" lists and the comments that surround it. Inside the container, blocks that
+//! are themselves boilerplate or link lists ("Lire aussi : …") are still removed.
+//!
+//! Names of classes and ids are a hint, not a verdict: a page whose wrapper is called
+//! `has-sidebar` would otherwise lose everything, so when the hints leave almost no prose the
+//! selection is made again with the tag-based evidence only.
+
+use std::ops::Range;
+
+use html5ever::{LocalName, local_name};
+
+use crate::dom::{Dom, Element, NodeData, NodeId};
+
+/// A prose block needs this many weighted characters to count fully.
+const PROSE_UNITS: u32 = 60;
+/// Blocks with a larger share of link text are navigation, not prose.
+const MAX_LINK_DENSITY: f32 = 0.5;
+/// How much one unit of boilerplate costs a candidate container, against one unit of prose.
+const BOILERPLATE_COST: f32 = 0.4;
+/// Anchor text is cut at this many bytes (a whole teaser paragraph is not a link label).
+const MAX_ANCHOR_TEXT: usize = 300;
+
+/// Why a block is thought to be boilerplate.
+const JUNK_BY_TAG: u8 = 1;
+const JUNK_BY_NAME: u8 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    Heading(u8),
+    Paragraph,
+    ListItem,
+    Cell,
+    Other,
+}
+
+#[derive(Debug)]
+pub struct Block {
+    /// The nearest block-level element around the text.
+    pub node: NodeId,
+    pub kind: BlockKind,
+    /// The block's text (whitespace collapsed) in [`Blocks::text`].
+    pub range: Range<usize>,
+    /// Characters, with CJK ideographs counted as several (one carries about a word).
+    pub units: u32,
+    pub link_units: u32,
+    junk: u8,
+}
+
+impl Block {
+    fn link_density(&self) -> f32 {
+        self.link_units as f32 / self.units.max(1) as f32
+    }
+}
+
+/// An `<a>` or `<area>` seen in the body.
+#[derive(Debug)]
+pub struct Anchor {
+    pub node: NodeId,
+    /// Index of the block the anchor's text belongs to (may equal `blocks.len()` when it has none).
+    pub block: usize,
+    pub text: String,
+}
+
+/// The body, cut into blocks.
+#[derive(Debug, Default)]
+pub struct Blocks {
+    pub text: String,
+    pub blocks: Vec<Block>,
+    pub anchors: Vec<Anchor>,
+}
+
+impl Blocks {
+    pub fn text(&self, block: &Block) -> &str {
+        &self.text[block.range.clone()]
+    }
+}
+
+/// The selected article.
+#[derive(Debug)]
+pub struct Article {
+    /// Which blocks make up the article text, by index into [`Blocks::blocks`].
+    pub kept: Vec<bool>,
+}
+
+impl Article {
+    /// The article text: kept blocks, one per line.
+    pub fn text(&self, blocks: &Blocks) -> String {
+        let mut out = String::new();
+        for (block, _) in blocks
+            .blocks
+            .iter()
+            .zip(&self.kept)
+            .filter(|(_, kept)| **kept)
+        {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(blocks.text(block));
+        }
+        out
+    }
+}
+
+/// Cuts the subtree under `root` into blocks.
+pub fn blocks(dom: &Dom, root: NodeId) -> Blocks {
+    let mut walk = Walk {
+        dom,
+        out: Blocks::default(),
+        open: Vec::new(),
+        para: Para::default(),
+        link: None,
+        junk: 0,
+        landmark: 0,
+    };
+    walk.run(root);
+    walk.out
+}
+
+/// Picks the article container and the blocks to keep.
+pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId) -> Article {
+    let strict = select_with(dom, blocks, root, JUNK_BY_TAG | JUNK_BY_NAME);
+    let prose: u32 = blocks
+        .blocks
+        .iter()
+        .filter(|b| b.junk & JUNK_BY_TAG == 0)
+        .map(prose_units)
+        .sum();
+    let kept: u32 = blocks
+        .blocks
+        .iter()
+        .zip(&strict.kept)
+        .filter(|(_, k)| **k)
+        .map(|(b, _)| prose_units(b))
+        .sum();
+    if kept * 2 >= prose || kept >= PROSE_UNITS * 4 {
+        return strict;
+    }
+    select_with(dom, blocks, root, JUNK_BY_TAG)
+}
+
+fn prose_units(block: &Block) -> u32 {
+    if block.link_density() > MAX_LINK_DENSITY {
+        0
+    } else {
+        block.units - block.link_units
+    }
+}
+
+fn select_with(dom: &Dom, blocks: &Blocks, root: NodeId, junk_mask: u8) -> Article {
+    let mut good = vec![0f32; dom.nodes.len()];
+    let mut bad = vec![0f32; dom.nodes.len()];
+    for block in &blocks.blocks {
+        let (g, b) = block_value(block, blocks.text(block), junk_mask);
+        if g == 0.0 && b == 0.0 {
+            continue;
+        }
+        let mut at = Some(block.node);
+        while let Some(id) = at {
+            good[id.index()] += g;
+            bad[id.index()] += b;
+            if id == root {
+                break;
+            }
+            at = dom.node(id).parent;
+        }
+    }
+    let mut container = root;
+    let mut best = f32::MIN;
+    for (index, (&g, &b)) in good.iter().zip(&bad).enumerate() {
+        let score = g - BOILERPLATE_COST * b;
+        if g > 0.0 && score > best {
+            best = score;
+            container = NodeId::from_index(index);
+        }
+    }
+    let kept = blocks
+        .blocks
+        .iter()
+        .map(|block| {
+            block.junk & junk_mask == 0
+                && block.link_density() <= MAX_LINK_DENSITY
+                && (block.node == container || dom.ancestors(block.node).any(|a| a == container))
+        })
+        .collect();
+    Article { kept }
+}
+
+/// (prose weight, boilerplate weight) of one block.
+fn block_value(block: &Block, text: &str, junk_mask: u8) -> (f32, f32) {
+    let units = block.units as f32;
+    if block.junk & junk_mask != 0 || block.link_density() > MAX_LINK_DENSITY {
+        return (0.0, units);
+    }
+    let prose = (block.units - block.link_units) as f32;
+    // A short line is prose when it is a sentence ("He resigned."), a label otherwise
+    // ("Share", "Advertisement", "12 comments").
+    let sentence = text.ends_with(['.', '!', '?', '"', '»', '”', '。', '！', '？', '…']);
+    match block.kind {
+        BlockKind::Heading(_) => (0.0, 0.0),
+        _ if block.units >= PROSE_UNITS => (prose, 0.0),
+        _ if sentence => (prose * 0.5, 0.0),
+        _ => (0.0, units * 0.25),
+    }
+}
+
+#[derive(Default)]
+struct Para {
+    start: usize,
+    units: u32,
+    link_units: u32,
+    space: bool,
+}
+
+/// What entering an element changed, to undo on leaving it.
+#[derive(Clone, Copy)]
+struct Entered {
+    block: bool,
+    junk: bool,
+    landmark: bool,
+    link: bool,
+}
+
+enum Step {
+    Enter(NodeId),
+    Leave(Entered),
+}
+
+struct Walk<'d> {
+    dom: &'d Dom,
+    out: Blocks,
+    /// Open block-level elements, innermost last.
+    open: Vec<(NodeId, BlockKind)>,
+    para: Para,
+    /// The anchor being read, as an index into `out.anchors`.
+    link: Option<usize>,
+    /// How many boilerplate elements enclose the current position, and why.
+    junk: u32,
+    /// How many `<article>`/`<main>` elements enclose it (a `<header>` there is the article's).
+    landmark: u32,
+}
+
+impl Walk<'_> {
+    fn run(&mut self, root: NodeId) {
+        self.open.push((root, BlockKind::Other));
+        let mut stack = vec![Step::Enter(root)];
+        let mut junk_reasons: Vec<u8> = Vec::new();
+        while let Some(step) = stack.pop() {
+            match step {
+                Step::Enter(id) => match &self.dom.node(id).data {
+                    NodeData::Text(text) => self.push_text(text),
+                    NodeData::Element(element) => {
+                        let Some(entered) = self.enter(id, element, &mut junk_reasons) else {
+                            continue;
+                        };
+                        stack.push(Step::Leave(entered));
+                        let mut child = self.dom.node(id).last_child;
+                        while let Some(c) = child {
+                            stack.push(Step::Enter(c));
+                            child = self.dom.node(c).prev_sibling;
+                        }
+                    }
+                    _ => {}
+                },
+                Step::Leave(entered) => {
+                    if entered.block || entered.junk {
+                        self.flush(junk_reasons.iter().fold(0, |a, r| a | r));
+                    }
+                    if entered.block {
+                        self.open.pop();
+                    }
+                    if entered.junk {
+                        self.junk -= 1;
+                        junk_reasons.pop();
+                    }
+                    if entered.landmark {
+                        self.landmark -= 1;
+                    }
+                    if entered.link {
+                        self.link = None;
+                    }
+                }
+            }
+        }
+        self.flush(junk_reasons.iter().fold(0, |a, r| a | r));
+    }
+
+    /// Returns `None` when the element's subtree is not visible text at all.
+    fn enter(
+        &mut self,
+        id: NodeId,
+        element: &Element,
+        junk_reasons: &mut Vec<u8>,
+    ) -> Option<Entered> {
+        if !element.html || is_invisible(element) {
+            return None;
+        }
+        let name = &element.name;
+        if *name == local_name!("br") || *name == local_name!("hr") {
+            self.flush(junk_reasons.iter().fold(0, |a, r| a | r));
+            return None;
+        }
+        let kind = block_kind(name);
+        let landmark = *name == local_name!("article") || *name == local_name!("main");
+        let reason = junk_reason(element, self.landmark > 0);
+        let link =
+            (*name == local_name!("a") || *name == local_name!("area")) && self.link.is_none();
+        // A boilerplate element is a boundary even when inline, so that its text
+        // ("<span class=share>Share</span>") does not merge into a prose block.
+        if kind.is_some() || reason != 0 {
+            self.flush(junk_reasons.iter().fold(0, |a, r| a | r));
+        }
+        if let Some(kind) = kind {
+            self.open.push((id, kind));
+        }
+        if reason != 0 {
+            self.junk += 1;
+            junk_reasons.push(reason);
+        }
+        if landmark {
+            self.landmark += 1;
+        }
+        if link {
+            self.link = Some(self.out.anchors.len());
+            self.out.anchors.push(Anchor {
+                node: id,
+                block: self.out.blocks.len(),
+                text: String::new(),
+            });
+        }
+        Some(Entered {
+            block: kind.is_some(),
+            junk: reason != 0,
+            landmark,
+            link,
+        })
+    }
+
+    fn push_text(&mut self, text: &str) {
+        // Whitespace separates words; its absence glues a word to the previous inline
+        // element's ("Pa<b>ris</b>" is one word).
+        let mut space = self.para.space || text.starts_with(char::is_whitespace);
+        let mut any = false;
+        for word in text.split_whitespace() {
+            any = true;
+            if self.para.units > 0 && space {
+                self.out.text.push(' ');
+            }
+            self.out.text.push_str(word);
+            let units = word.chars().map(char_units).sum::<u32>();
+            self.para.units += units;
+            if let Some(link) = self.link {
+                self.para.link_units += units;
+                let anchor = &mut self.out.anchors[link].text;
+                if anchor.len() < MAX_ANCHOR_TEXT {
+                    if space && !anchor.is_empty() {
+                        anchor.push(' ');
+                    }
+                    anchor.push_str(word);
+                }
+            }
+            space = true;
+        }
+        self.para.space = if any {
+            text.ends_with(char::is_whitespace)
+        } else {
+            space
+        };
+    }
+
+    fn flush(&mut self, junk: u8) {
+        self.para.space = false;
+        if self.para.units > 0 {
+            let (node, kind) = *self
+                .open
+                .last()
+                .unwrap_or(&(NodeId::DOCUMENT, BlockKind::Other));
+            self.out.blocks.push(Block {
+                node,
+                kind,
+                range: self.para.start..self.out.text.len(),
+                units: self.para.units,
+                link_units: self.para.link_units,
+                junk,
+            });
+        }
+        self.para = Para {
+            start: self.out.text.len(),
+            ..Para::default()
+        };
+    }
+}
+
+/// Weight of one character: ideographs and kana carry about a word each.
+fn char_units(c: char) -> u32 {
+    match c {
+        '\u{3040}'..='\u{30ff}'
+        | '\u{3400}'..='\u{4dbf}'
+        | '\u{4e00}'..='\u{9fff}'
+        | '\u{f900}'..='\u{faff}'
+        | '\u{ac00}'..='\u{d7af}' => 3,
+        _ => 1,
+    }
+}
+
+fn block_kind(name: &LocalName) -> Option<BlockKind> {
+    Some(match *name {
+        local_name!("h1") => BlockKind::Heading(1),
+        local_name!("h2") => BlockKind::Heading(2),
+        local_name!("h3") => BlockKind::Heading(3),
+        local_name!("h4") => BlockKind::Heading(4),
+        local_name!("h5") => BlockKind::Heading(5),
+        local_name!("h6") => BlockKind::Heading(6),
+        local_name!("p") => BlockKind::Paragraph,
+        local_name!("li") | local_name!("dd") | local_name!("dt") => BlockKind::ListItem,
+        local_name!("td") | local_name!("th") => BlockKind::Cell,
+        local_name!("div")
+        | local_name!("section")
+        | local_name!("article")
+        | local_name!("main")
+        | local_name!("header")
+        | local_name!("footer")
+        | local_name!("nav")
+        | local_name!("aside")
+        | local_name!("blockquote")
+        | local_name!("pre")
+        | local_name!("ul")
+        | local_name!("ol")
+        | local_name!("dl")
+        | local_name!("table")
+        | local_name!("tr")
+        | local_name!("tbody")
+        | local_name!("thead")
+        | local_name!("tfoot")
+        | local_name!("caption")
+        | local_name!("figure")
+        | local_name!("figcaption")
+        | local_name!("form")
+        | local_name!("fieldset")
+        | local_name!("address")
+        | local_name!("center")
+        | local_name!("body")
+        | local_name!("html")
+        | local_name!("details")
+        | local_name!("summary") => BlockKind::Other,
+        _ => return None,
+    })
+}
+
+/// Elements whose content is never article text: code, styling, embedded media, controls,
+/// and anything the page hides.
+fn is_invisible(element: &Element) -> bool {
+    let hidden_by_tag = matches!(
+        element.name,
+        local_name!("script")
+            | local_name!("style")
+            | local_name!("noscript")
+            | local_name!("template")
+            | local_name!("head")
+            | local_name!("title")
+            | local_name!("iframe")
+            | local_name!("object")
+            | local_name!("embed")
+            | local_name!("canvas")
+            | local_name!("video")
+            | local_name!("audio")
+            | local_name!("select")
+            | local_name!("option")
+            | local_name!("button")
+            | local_name!("input")
+            | local_name!("textarea")
+            | local_name!("label")
+            | local_name!("datalist")
+            | local_name!("dialog")
+            | local_name!("img")
+            | local_name!("picture")
+    );
+    hidden_by_tag
+        || element.attr("hidden").is_some()
+        || element
+            .attr("aria-hidden")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        || element.attr("style").is_some_and(hides_by_style)
+}
+
+/// `display:none` or `visibility:hidden` in an inline style, whatever the spacing and case.
+fn hides_by_style(style: &str) -> bool {
+    contains_loosely(style.as_bytes(), b"display:none")
+        || contains_loosely(style.as_bytes(), b"visibility:hidden")
+}
+
+/// Whether `needle` (lower-case, no spaces) occurs in `haystack` ignoring ASCII case and
+/// whitespace.
+fn contains_loosely(haystack: &[u8], needle: &[u8]) -> bool {
+    (0..haystack.len()).any(|start| {
+        let mut rest = haystack[start..]
+            .iter()
+            .filter(|b| !b.is_ascii_whitespace());
+        needle
+            .iter()
+            .all(|&n| rest.next().is_some_and(|h| h.to_ascii_lowercase() == n))
+    })
+}
+
+/// Whether an element is boilerplate by its tag or role (`JUNK_BY_TAG`) or by the words in
+/// its class and id (`JUNK_BY_NAME`); 0 if neither.
+fn junk_reason(element: &Element, in_landmark: bool) -> u8 {
+    let by_tag = match element.name {
+        local_name!("nav") | local_name!("aside") | local_name!("menu") => true,
+        // The page's banner and colophon; inside an article they hold its headline and notes.
+        local_name!("header") | local_name!("footer") => !in_landmark,
+        _ => element.attr("role").is_some_and(|role| {
+            matches!(
+                role.trim().to_ascii_lowercase().as_str(),
+                "navigation"
+                    | "banner"
+                    | "contentinfo"
+                    | "complementary"
+                    | "search"
+                    | "menu"
+                    | "menubar"
+                    | "marquee"
+                    | "dialog"
+                    | "alert"
+            )
+        }),
+    };
+    if by_tag {
+        return JUNK_BY_TAG;
+    }
+    // The document's skeleton is never boilerplate, whatever its classes say.
+    if matches!(
+        element.name,
+        local_name!("html") | local_name!("body") | local_name!("article") | local_name!("main")
+    ) {
+        return 0;
+    }
+    let named = |attr| element.attr(attr).is_some_and(boilerplate_name);
+    if named("class") || named("id") {
+        JUNK_BY_NAME
+    } else {
+        0
+    }
+}
+
+/// Whether a class or id value names a boilerplate widget ("share-buttons", "commentList").
+fn boilerplate_name(value: &str) -> bool {
+    let mut buf = [0u8; 32];
+    value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| {
+            if word.is_empty() || word.len() > buf.len() {
+                return false;
+            }
+            let lower = &mut buf[..word.len()];
+            lower.copy_from_slice(word.as_bytes());
+            lower.make_ascii_lowercase();
+            boilerplate_word(lower)
+        })
+}
+
+fn boilerplate_word(word: &[u8]) -> bool {
+    const EXACT: &[&[u8]] = &[
+        b"ad",
+        b"ads",
+        b"adv",
+        b"advert",
+        b"nav",
+        b"menu",
+        b"tags",
+        b"tag",
+        b"aside",
+        b"pager",
+        b"pagination",
+        b"ticker",
+        b"banner",
+        b"masthead",
+        b"popular",
+        b"trending",
+        b"mostread",
+        b"toolbar",
+        b"disqus",
+        b"rss",
+        b"copyright",
+        b"skip",
+        b"widget",
+        b"widgets",
+        b"modal",
+        b"popup",
+        b"login",
+        b"signup",
+        b"sponsored",
+        b"outbrain",
+        b"taboola",
+        b"partners",
+        b"breadcrumb",
+        b"breadcrumbs",
+        b"related",
+        b"recommended",
+        b"footer",
+        b"sidebar",
+        b"share",
+        b"social",
+        b"comments",
+        b"comment",
+        b"newsletter",
+        b"cookie",
+        b"cookies",
+        b"promo",
+        b"subscribe",
+        b"navbar",
+        b"navigation",
+        b"readmore",
+        b"reactions",
+        b"shares",
+        b"sharing",
+    ];
+    const PREFIXES: &[&[u8]] = &[
+        b"comment",
+        b"share",
+        b"social",
+        b"sidebar",
+        b"related",
+        b"advert",
+        b"newsletter",
+        b"breadcrumb",
+        b"footer",
+        b"navbar",
+        b"sponsor",
+        b"promo",
+        b"subscri",
+        b"cookie",
+        b"popup",
+        b"outbrain",
+        b"taboola",
+        b"disqus",
+    ];
+    EXACT.contains(&word) || PREFIXES.iter().any(|p| word.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(html: &str) -> String {
+        let dom = Dom::parse(html, 256);
+        let body = dom.find(NodeId::DOCUMENT, &local_name!("body")).unwrap();
+        let blocks = blocks(&dom, body);
+        select(&dom, &blocks, body).text(&blocks)
+    }
+
+    const PROSE: &str = "The committee met on Tuesday to discuss the budget, and after a long debate it agreed to fund the new library.";
+
+    #[test]
+    fn keeps_the_article_and_drops_the_chrome() {
+        let html = format!(
+            "<body><nav><a href=/>Home</a> <a href=/w>World</a></nav>\
+             <div class=ticker><ul><li><a href=/1>Headline one is here</a><li><a href=/2>Headline two</a></ul></div>\
+             <article><h1>Budget agreed</h1><p>{PROSE}</p><p>{PROSE}</p>\
+             <p class=read-also><b>Read also:</b> <a href=/x>A much longer related headline about something else</a></p>\
+             <div class=share><a href=/s>Share</a></div><p>Short line.</p></article>\
+             <section id=comments><p>{PROSE}</p></section><footer>© 2024 The Paper, all rights reserved</footer>"
+        );
+        assert_eq!(
+            article(&html),
+            format!("Budget agreed\n{PROSE}\n{PROSE}\nShort line.")
+        );
+    }
+
+    #[test]
+    fn inline_markup_does_not_split_words_and_blocks_do() {
+        let html = format!(
+            "<body><div><p>Pa<b>ris</b> is <i>big</i>.</p><p>{PROSE}<br>Second line here.</p></div>"
+        );
+        assert_eq!(
+            article(&html),
+            format!("Paris is big.\n{PROSE}\nSecond line here.")
+        );
+    }
+
+    #[test]
+    fn invisible_content_is_never_text() {
+        let html = format!(
+            "<body><p>{PROSE}<script>var x = 1;</script><style>p {{}}</style><noscript>enable js</noscript>\
+             <span hidden>secret</span><span style='DISPLAY: none'>gone</span><template>tpl</template></p>"
+        );
+        assert_eq!(article(&html), PROSE);
+    }
+
+    #[test]
+    fn a_misleading_wrapper_class_does_not_lose_the_article() {
+        let html =
+            format!("<body><div class='page has-sidebar'><p>{PROSE}</p><p>{PROSE}</p></div>");
+        assert_eq!(article(&html), format!("{PROSE}\n{PROSE}"));
+    }
+
+    #[test]
+    fn boilerplate_names_are_matched_by_word() {
+        assert!(boilerplate_name("share-buttons"));
+        assert!(boilerplate_name("commentList"));
+        assert!(boilerplate_name("col sidebar-right"));
+        assert!(!boilerplate_name("article-body"));
+        assert!(!boilerplate_name("shadow header-image"));
+        assert!(!boilerplate_name("navigator-wide"));
+    }
+}
