@@ -177,19 +177,20 @@ fn normalize_escapes(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                let v = h * 16 + l;
-                if is_unreserved(v) {
-                    out.push(v as char);
-                } else {
-                    out.push('%');
-                    out.push(b[i + 1].to_ascii_uppercase() as char);
-                    out.push(b[i + 2].to_ascii_uppercase() as char);
-                }
-                i += 3;
-                continue;
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2]))
+        {
+            let v = h * 16 + l;
+            if is_unreserved(v) {
+                out.push(v as char);
+            } else {
+                out.push('%');
+                out.push(b[i + 1].to_ascii_uppercase() as char);
+                out.push(b[i + 2].to_ascii_uppercase() as char);
             }
+            i += 3;
+            continue;
         }
         out.push(b[i] as char);
         i += 1;
@@ -203,12 +204,13 @@ fn decode_for_compare(name: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
         }
         out.push(if b[i] == b'+' { b' ' } else { b[i] });
         i += 1;
@@ -284,9 +286,7 @@ impl serde::Serialize for UrlHash {
 impl<'de> serde::Deserialize<'de> for UrlHash {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        u64::from_str_radix(&s, 16)
-            .map(UrlHash)
-            .map_err(serde::de::Error::custom)
+        u64::from_str_radix(&s, 16).map(UrlHash).map_err(serde::de::Error::custom)
     }
 }
 

@@ -50,6 +50,8 @@ counters! {
     LinkRedirectLimit => "link_redirect_limit",
     /// Already seen (after canonicalisation).
     LinkDuplicate => "link_duplicate",
+    /// New URL refused: the crawl reached its URL budget (`--max-pages`).
+    LinkOverLimit => "link_over_limit",
     /// New URL, pushed to the frontier.
     UrlAdmitted => "url_admitted",
 
@@ -93,6 +95,8 @@ counters! {
 
     /// HTML page turned into a document.
     PagesParsed => "pages_parsed",
+    /// HTML page marked `noindex`: links followed, no document.
+    PagesNoindex => "pages_noindex",
     /// 2xx body that is not HTML (counted, not parsed).
     PagesNotHtml => "pages_not_html",
     /// HTML the parser gave up on.
@@ -124,6 +128,15 @@ pub const URL_FATES: &[Counter] = &[
     Counter::UrlDeadLettered,
 ];
 
+/// URL fates that are an HTTP response.
+pub const RESPONSES: &[Counter] = &[
+    Counter::Fetched2xx,
+    Counter::Fetched3xx,
+    Counter::Fetched4xx,
+    Counter::Fetched5xx,
+    Counter::FetchedOther,
+];
+
 /// The states a discovered link ends in.
 pub const LINK_FATES: &[Counter] = &[
     Counter::LinkInvalid,
@@ -131,6 +144,7 @@ pub const LINK_FATES: &[Counter] = &[
     Counter::LinkTooDeep,
     Counter::LinkRedirectLimit,
     Counter::LinkDuplicate,
+    Counter::LinkOverLimit,
     Counter::UrlAdmitted,
 ];
 

@@ -12,5 +12,7 @@ pub mod scope;
 
 pub use canon::{CanonError, CanonOptions, HostKey, UrlHash};
 pub use fate::{Counter, Counters, Snapshot};
-pub use message::{Discovery, DocLink, Document, FetchResult, FetchTask, FrontierEntry, LinkBatch, ResponseMeta};
+pub use message::{
+    Discovery, DocLink, Document, FetchResult, FetchTask, FrontierEntry, LinkBatch, ResponseMeta,
+};
 pub use scope::{Scope, ScopeMode};

@@ -78,6 +78,7 @@ pub struct FetchTask {
     pub v: u32,
     /// Unique per release: `<url hash>-<lease>`.
     pub task_id: String,
+    pub url_hash: UrlHash,
     pub host: HostKey,
     /// Fencing token of the host lease; a completion with another token is
     /// stale (the lease expired and the host moved on) and is ignored.
@@ -189,7 +190,14 @@ pub struct Document {
 
 impl FetchTask {
     pub fn new(host: HostKey, lease: u64, url_hash: UrlHash, entry: FrontierEntry) -> FetchTask {
-        FetchTask { v: MESSAGE_VERSION, task_id: format!("{url_hash}-{lease:x}"), host, lease, entry }
+        FetchTask {
+            v: MESSAGE_VERSION,
+            task_id: format!("{url_hash}-{lease:x}"),
+            url_hash,
+            host,
+            lease,
+            entry,
+        }
     }
 }
 
@@ -212,7 +220,13 @@ mod tests {
             HostKey::from("example.com"),
             7,
             UrlHash(1),
-            FrontierEntry { url: "http://example.com/".into(), depth: 1, attempt: 0, redirects: 0, origin: None },
+            FrontierEntry {
+                url: "http://example.com/".into(),
+                depth: 1,
+                attempt: 0,
+                redirects: 0,
+                origin: None,
+            },
         );
         let j = serde_json::to_value(&t).unwrap();
         assert_eq!(j["url"], "http://example.com/");
