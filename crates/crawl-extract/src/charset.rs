@@ -37,9 +37,8 @@ pub fn sniff(
     if let Some((encoding, bom_len)) = Encoding::for_bom(body) {
         return (encoding, bom_len, Source::Bom);
     }
-    if let Some(encoding) = content_type
-        .and_then(charset_param)
-        .and_then(|label| Encoding::for_label(label.as_bytes()))
+    if let Some(encoding) =
+        content_type.and_then(charset_param).and_then(|label| Encoding::for_label(label.as_bytes()))
     {
         return (encoding, 0, Source::Http);
     }
@@ -64,9 +63,7 @@ pub fn decode<'a>(
 fn charset_param(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|param| {
         let (name, value) = param.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| value.trim().trim_matches(['"', '\'']).trim())
+        name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches(['"', '\'']).trim())
     })
 }
 
@@ -76,9 +73,7 @@ fn detect(body: &[u8], tld: Option<&str>) -> &'static Encoding {
     detector.feed(sample, sample.len() == body.len());
     // chardetng asserts that the hint is a lower-case ASCII label without dots.
     let tld = tld.filter(|t| {
-        !t.is_empty()
-            && t.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        !t.is_empty() && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     });
     detector.guess(tld.map(str::as_bytes), Utf8Detection::Allow)
 }
@@ -259,10 +254,7 @@ fn charset_in_content(content: &[u8]) -> Option<&[u8]> {
             }
             _ => {
                 let rest = &content[p..];
-                let len = rest
-                    .iter()
-                    .position(|&b| is_space(b) || b == b';')
-                    .unwrap_or(rest.len());
+                let len = rest.iter().position(|&b| is_space(b) || b == b';').unwrap_or(rest.len());
                 (len > 0).then(|| &rest[..len])
             }
         };
@@ -298,10 +290,7 @@ mod tests {
     #[test]
     fn bom_wins_over_everything() {
         let body = b"\xEF\xBB\xBF<meta charset=windows-1252>caf\xC3\xA9";
-        assert_eq!(
-            source(body, Some("text/html; charset=iso-8859-1")),
-            ("UTF-8", Source::Bom)
-        );
+        assert_eq!(source(body, Some("text/html; charset=iso-8859-1")), ("UTF-8", Source::Bom));
         let (text, _) = decode(body, None, None);
         assert_eq!(text, "<meta charset=windows-1252>café");
         assert_eq!(sniff(b"\xFF\xFEa\0", None, None).0, UTF_16LE);
@@ -310,31 +299,17 @@ mod tests {
     #[test]
     fn http_charset_beats_meta_and_maps_latin1_to_windows_1252() {
         let body = b"<meta charset=utf-8>";
-        assert_eq!(
-            source(body, Some("text/html; charset=ISO-8859-1")),
-            ("windows-1252", Source::Http)
-        );
-        assert_eq!(
-            source(body, Some("text/html;charset=\"koi8-r\"")),
-            ("KOI8-R", Source::Http)
-        );
+        assert_eq!(source(body, Some("text/html; charset=ISO-8859-1")), ("windows-1252", Source::Http));
+        assert_eq!(source(body, Some("text/html;charset=\"koi8-r\"")), ("KOI8-R", Source::Http));
         // An unknown label is ignored, and the next step decides.
-        assert_eq!(
-            source(body, Some("text/html; charset=bogus")),
-            ("UTF-8", Source::Meta)
-        );
+        assert_eq!(source(body, Some("text/html; charset=bogus")), ("UTF-8", Source::Meta));
     }
 
     #[test]
     fn prescan_reads_meta_charset_in_its_forms() {
+        assert_eq!(prescan(b"<html><head><META CHARSET='Latin1'>"), Some(WINDOWS_1252));
         assert_eq!(
-            prescan(b"<html><head><META CHARSET='Latin1'>"),
-            Some(WINDOWS_1252)
-        );
-        assert_eq!(
-            prescan(
-                b"<meta content=\"text/html; charset=windows-1251\" http-equiv=\"Content-Type\">"
-            ),
+            prescan(b"<meta content=\"text/html; charset=windows-1251\" http-equiv=\"Content-Type\">"),
             Some(WINDOWS_1251)
         );
         assert_eq!(
@@ -342,24 +317,15 @@ mod tests {
             Some(GBK)
         );
         // content= without the http-equiv pragma does not count.
-        assert_eq!(
-            prescan(b"<meta content=\"text/html; charset=windows-1251\">"),
-            None
-        );
+        assert_eq!(prescan(b"<meta content=\"text/html; charset=windows-1251\">"), None);
         // UTF-16 in a meta means UTF-8 (the bytes are evidently ASCII-compatible).
         assert_eq!(prescan(b"<meta charset=utf-16le>"), Some(UTF_8));
     }
 
     #[test]
     fn prescan_skips_comments_and_other_tags_attributes() {
-        assert_eq!(
-            prescan(b"<!-- <meta charset=koi8-r> --><meta charset=iso-8859-7>"),
-            Some(ISO_8859_7)
-        );
-        assert_eq!(
-            prescan(b"<div title='<meta charset=koi8-r>'><meta charset=utf-8>"),
-            Some(UTF_8)
-        );
+        assert_eq!(prescan(b"<!-- <meta charset=koi8-r> --><meta charset=iso-8859-7>"), Some(ISO_8859_7));
+        assert_eq!(prescan(b"<div title='<meta charset=koi8-r>'><meta charset=utf-8>"), Some(UTF_8));
         assert_eq!(
             prescan(b"<!DOCTYPE html><?xml x?><meta name=x><meta charset=\"windows-1252\">"),
             Some(WINDOWS_1252)
@@ -377,8 +343,7 @@ mod tests {
 
     #[test]
     fn unlabelled_pages_are_detected() {
-        let body =
-            "<p>L’été à Paris « très » chaud, œuvre à 5 €, déjà vu ; la société française</p>";
+        let body = "<p>L’été à Paris « très » chaud, œuvre à 5 €, déjà vu ; la société française</p>";
         let (bytes, _, _) = WINDOWS_1252.encode(body);
         let (text, encoding) = decode(&bytes, Some("text/html"), Some("fr"));
         assert_eq!(encoding, WINDOWS_1252);

@@ -33,10 +33,6 @@ const BOILERPLATE_COST: f32 = 0.4;
 /// Anchor text is cut at this many bytes (a whole teaser paragraph is not a link label).
 const MAX_ANCHOR_TEXT: usize = 300;
 
-/// Why a block is thought to be boilerplate.
-const JUNK_BY_TAG: u8 = 1;
-const JUNK_BY_NAME: u8 = 2;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockKind {
     Heading(u8),
@@ -56,7 +52,10 @@ pub struct Block {
     /// Characters, with CJK ideographs counted as several (one carries about a word).
     pub units: u32,
     pub link_units: u32,
-    junk: u8,
+    /// Inside an element that is boilerplate by tag or role.
+    tag_junk: bool,
+    /// The innermost enclosing element whose class or id names a widget.
+    named_junk: Option<NodeId>,
 }
 
 impl Block {
@@ -99,12 +98,7 @@ impl Article {
     /// The article text: kept blocks, one per line.
     pub fn text(&self, blocks: &Blocks) -> String {
         let mut out = String::new();
-        for (block, _) in blocks
-            .blocks
-            .iter()
-            .zip(&self.kept)
-            .filter(|(_, kept)| **kept)
-        {
+        for (block, _) in blocks.blocks.iter().zip(&self.kept).filter(|(_, kept)| **kept) {
             if !out.is_empty() {
                 out.push('\n');
             }
@@ -122,7 +116,8 @@ pub fn blocks(dom: &Dom, root: NodeId) -> Blocks {
         open: Vec::new(),
         para: Para::default(),
         link: None,
-        junk: 0,
+        tag_junk: 0,
+        named_junk: Vec::new(),
         landmark: 0,
     };
     walk.run(root);
@@ -130,40 +125,38 @@ pub fn blocks(dom: &Dom, root: NodeId) -> Blocks {
 }
 
 /// Picks the article container and the blocks to keep.
+///
+/// The container is chosen twice: once trusting every hint, once trusting tags and roles
+/// only. When the two agree (one contains the other) the first, finer choice stands; when
+/// they do not, a class name hid the article (`<div class="health has-no-ticker">` around
+/// the whole story) and the tag-only choice wins. Either way, a named widget *inside* the
+/// container is still left out.
 pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId) -> Article {
-    let strict = select_with(dom, blocks, root, JUNK_BY_TAG | JUNK_BY_NAME);
-    let prose: u32 = blocks
+    let strict = best_container(dom, blocks, root, true);
+    let tags_only = best_container(dom, blocks, root, false);
+    let related = |a: NodeId, b: NodeId| a == b || dom.ancestors(a).any(|x| x == b);
+    let container = if related(strict, tags_only) || related(tags_only, strict) { strict } else { tags_only };
+    let kept = blocks
         .blocks
         .iter()
-        .filter(|b| b.junk & JUNK_BY_TAG == 0)
-        .map(prose_units)
-        .sum();
-    let kept: u32 = blocks
-        .blocks
-        .iter()
-        .zip(&strict.kept)
-        .filter(|(_, k)| **k)
-        .map(|(b, _)| prose_units(b))
-        .sum();
-    if kept * 2 >= prose || kept >= PROSE_UNITS * 4 {
-        return strict;
-    }
-    select_with(dom, blocks, root, JUNK_BY_TAG)
+        .map(|block| {
+            let inside = |id: NodeId| id != container && related(id, container);
+            !block.tag_junk
+                && !block.named_junk.is_some_and(inside)
+                && block.link_density() <= MAX_LINK_DENSITY
+                && related(block.node, container)
+        })
+        .collect();
+    Article { kept }
 }
 
-fn prose_units(block: &Block) -> u32 {
-    if block.link_density() > MAX_LINK_DENSITY {
-        0
-    } else {
-        block.units - block.link_units
-    }
-}
-
-fn select_with(dom: &Dom, blocks: &Blocks, root: NodeId, junk_mask: u8) -> Article {
+/// The element with the best balance of prose over boilerplate.
+fn best_container(dom: &Dom, blocks: &Blocks, root: NodeId, trust_names: bool) -> NodeId {
     let mut good = vec![0f32; dom.nodes.len()];
     let mut bad = vec![0f32; dom.nodes.len()];
     for block in &blocks.blocks {
-        let (g, b) = block_value(block, blocks.text(block), junk_mask);
+        let junk = block.tag_junk || (trust_names && block.named_junk.is_some());
+        let (g, b) = block_value(block, blocks.text(block), junk);
         if g == 0.0 && b == 0.0 {
             continue;
         }
@@ -186,22 +179,13 @@ fn select_with(dom: &Dom, blocks: &Blocks, root: NodeId, junk_mask: u8) -> Artic
             container = NodeId::from_index(index);
         }
     }
-    let kept = blocks
-        .blocks
-        .iter()
-        .map(|block| {
-            block.junk & junk_mask == 0
-                && block.link_density() <= MAX_LINK_DENSITY
-                && (block.node == container || dom.ancestors(block.node).any(|a| a == container))
-        })
-        .collect();
-    Article { kept }
+    container
 }
 
 /// (prose weight, boilerplate weight) of one block.
-fn block_value(block: &Block, text: &str, junk_mask: u8) -> (f32, f32) {
+fn block_value(block: &Block, text: &str, junk: bool) -> (f32, f32) {
     let units = block.units as f32;
-    if block.junk & junk_mask != 0 || block.link_density() > MAX_LINK_DENSITY {
+    if junk || block.link_density() > MAX_LINK_DENSITY {
         return (0.0, units);
     }
     let prose = (block.units - block.link_units) as f32;
@@ -228,7 +212,7 @@ struct Para {
 #[derive(Clone, Copy)]
 struct Entered {
     block: bool,
-    junk: bool,
+    junk: Option<Junk>,
     landmark: bool,
     link: bool,
 }
@@ -246,8 +230,10 @@ struct Walk<'d> {
     para: Para,
     /// The anchor being read, as an index into `out.anchors`.
     link: Option<usize>,
-    /// How many boilerplate elements enclose the current position, and why.
-    junk: u32,
+    /// How many elements that are boilerplate by tag or role enclose the position.
+    tag_junk: u32,
+    /// Enclosing elements whose class or id names a widget, innermost last.
+    named_junk: Vec<NodeId>,
     /// How many `<article>`/`<main>` elements enclose it (a `<header>` there is the article's).
     landmark: u32,
 }
@@ -256,13 +242,12 @@ impl Walk<'_> {
     fn run(&mut self, root: NodeId) {
         self.open.push((root, BlockKind::Other));
         let mut stack = vec![Step::Enter(root)];
-        let mut junk_reasons: Vec<u8> = Vec::new();
         while let Some(step) = stack.pop() {
             match step {
                 Step::Enter(id) => match &self.dom.node(id).data {
                     NodeData::Text(text) => self.push_text(text),
                     NodeData::Element(element) => {
-                        let Some(entered) = self.enter(id, element, &mut junk_reasons) else {
+                        let Some(entered) = self.enter(id, element) else {
                             continue;
                         };
                         stack.push(Step::Leave(entered));
@@ -275,15 +260,18 @@ impl Walk<'_> {
                     _ => {}
                 },
                 Step::Leave(entered) => {
-                    if entered.block || entered.junk {
-                        self.flush(junk_reasons.iter().fold(0, |a, r| a | r));
+                    if entered.block || entered.junk.is_some() {
+                        self.flush();
                     }
                     if entered.block {
                         self.open.pop();
                     }
-                    if entered.junk {
-                        self.junk -= 1;
-                        junk_reasons.pop();
+                    match entered.junk {
+                        Some(Junk::Tag) => self.tag_junk -= 1,
+                        Some(Junk::Name) => {
+                            self.named_junk.pop();
+                        }
+                        None => {}
                     }
                     if entered.landmark {
                         self.landmark -= 1;
@@ -294,58 +282,44 @@ impl Walk<'_> {
                 }
             }
         }
-        self.flush(junk_reasons.iter().fold(0, |a, r| a | r));
+        self.flush();
     }
 
     /// Returns `None` when the element's subtree is not visible text at all.
-    fn enter(
-        &mut self,
-        id: NodeId,
-        element: &Element,
-        junk_reasons: &mut Vec<u8>,
-    ) -> Option<Entered> {
+    fn enter(&mut self, id: NodeId, element: &Element) -> Option<Entered> {
         if !element.html || is_invisible(element) {
             return None;
         }
         let name = &element.name;
         if *name == local_name!("br") || *name == local_name!("hr") {
-            self.flush(junk_reasons.iter().fold(0, |a, r| a | r));
+            self.flush();
             return None;
         }
         let kind = block_kind(name);
         let landmark = *name == local_name!("article") || *name == local_name!("main");
-        let reason = junk_reason(element, self.landmark > 0);
-        let link =
-            (*name == local_name!("a") || *name == local_name!("area")) && self.link.is_none();
+        let junk = junk_kind(element, self.landmark > 0);
+        let link = (*name == local_name!("a") || *name == local_name!("area")) && self.link.is_none();
         // A boilerplate element is a boundary even when inline, so that its text
         // ("<span class=share>Share</span>") does not merge into a prose block.
-        if kind.is_some() || reason != 0 {
-            self.flush(junk_reasons.iter().fold(0, |a, r| a | r));
+        if kind.is_some() || junk.is_some() {
+            self.flush();
         }
         if let Some(kind) = kind {
             self.open.push((id, kind));
         }
-        if reason != 0 {
-            self.junk += 1;
-            junk_reasons.push(reason);
+        match junk {
+            Some(Junk::Tag) => self.tag_junk += 1,
+            Some(Junk::Name) => self.named_junk.push(id),
+            None => {}
         }
         if landmark {
             self.landmark += 1;
         }
         if link {
             self.link = Some(self.out.anchors.len());
-            self.out.anchors.push(Anchor {
-                node: id,
-                block: self.out.blocks.len(),
-                text: String::new(),
-            });
+            self.out.anchors.push(Anchor { node: id, block: self.out.blocks.len(), text: String::new() });
         }
-        Some(Entered {
-            block: kind.is_some(),
-            junk: reason != 0,
-            landmark,
-            link,
-        })
+        Some(Entered { block: kind.is_some(), junk, landmark, link })
     }
 
     fn push_text(&mut self, text: &str) {
@@ -373,33 +347,24 @@ impl Walk<'_> {
             }
             space = true;
         }
-        self.para.space = if any {
-            text.ends_with(char::is_whitespace)
-        } else {
-            space
-        };
+        self.para.space = if any { text.ends_with(char::is_whitespace) } else { space };
     }
 
-    fn flush(&mut self, junk: u8) {
+    fn flush(&mut self) {
         self.para.space = false;
         if self.para.units > 0 {
-            let (node, kind) = *self
-                .open
-                .last()
-                .unwrap_or(&(NodeId::DOCUMENT, BlockKind::Other));
+            let (node, kind) = *self.open.last().unwrap_or(&(NodeId::DOCUMENT, BlockKind::Other));
             self.out.blocks.push(Block {
                 node,
                 kind,
                 range: self.para.start..self.out.text.len(),
                 units: self.para.units,
                 link_units: self.para.link_units,
-                junk,
+                tag_junk: self.tag_junk > 0,
+                named_junk: self.named_junk.last().copied(),
             });
         }
-        self.para = Para {
-            start: self.out.text.len(),
-            ..Para::default()
-        };
+        self.para = Para { start: self.out.text.len(), ..Para::default() };
     }
 }
 
@@ -489,9 +454,7 @@ fn is_invisible(element: &Element) -> bool {
     );
     hidden_by_tag
         || element.attr("hidden").is_some()
-        || element
-            .attr("aria-hidden")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        || element.attr("aria-hidden").is_some_and(|v| v.eq_ignore_ascii_case("true"))
         || element.attr("style").is_some_and(hides_by_style)
 }
 
@@ -505,18 +468,21 @@ fn hides_by_style(style: &str) -> bool {
 /// whitespace.
 fn contains_loosely(haystack: &[u8], needle: &[u8]) -> bool {
     (0..haystack.len()).any(|start| {
-        let mut rest = haystack[start..]
-            .iter()
-            .filter(|b| !b.is_ascii_whitespace());
-        needle
-            .iter()
-            .all(|&n| rest.next().is_some_and(|h| h.to_ascii_lowercase() == n))
+        let mut rest = haystack[start..].iter().filter(|b| !b.is_ascii_whitespace());
+        needle.iter().all(|&n| rest.next().is_some_and(|h| h.to_ascii_lowercase() == n))
     })
 }
 
-/// Whether an element is boilerplate by its tag or role (`JUNK_BY_TAG`) or by the words in
-/// its class and id (`JUNK_BY_NAME`); 0 if neither.
-fn junk_reason(element: &Element, in_landmark: bool) -> u8 {
+/// Why an element is boilerplate, if it is.
+#[derive(Clone, Copy)]
+enum Junk {
+    /// By its tag or ARIA role: `<nav>`, `<aside>`, `role=navigation`, …
+    Tag,
+    /// By the words of its class or id: `share-buttons`, `comments`, …
+    Name,
+}
+
+fn junk_kind(element: &Element, in_landmark: bool) -> Option<Junk> {
     let by_tag = match element.name {
         local_name!("nav") | local_name!("aside") | local_name!("menu") => true,
         // The page's banner and colophon; inside an article they hold its headline and notes.
@@ -538,37 +504,37 @@ fn junk_reason(element: &Element, in_landmark: bool) -> u8 {
         }),
     };
     if by_tag {
-        return JUNK_BY_TAG;
+        return Some(Junk::Tag);
     }
     // The document's skeleton is never boilerplate, whatever its classes say.
     if matches!(
         element.name,
         local_name!("html") | local_name!("body") | local_name!("article") | local_name!("main")
     ) {
-        return 0;
+        return None;
     }
     let named = |attr| element.attr(attr).is_some_and(boilerplate_name);
-    if named("class") || named("id") {
-        JUNK_BY_NAME
-    } else {
-        0
-    }
+    (named("class") || named("id")).then_some(Junk::Name)
 }
 
 /// Whether a class or id value names a boilerplate widget ("share-buttons", "commentList").
+/// Layout flags that merely mention one ("has-sidebar", "no-ticker") do not count.
 fn boilerplate_name(value: &str) -> bool {
-    let mut buf = [0u8; 32];
-    value
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|word| {
-            if word.is_empty() || word.len() > buf.len() {
-                return false;
-            }
-            let lower = &mut buf[..word.len()];
+    value.split_ascii_whitespace().any(|class| {
+        let mut words = class.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty());
+        let Some(first) = words.next() else { return false };
+        const FLAGS: &[&str] = &["has", "no", "with", "without", "is", "show", "hide", "enable", "disable"];
+        if FLAGS.iter().any(|f| first.eq_ignore_ascii_case(f)) {
+            return false;
+        }
+        std::iter::once(first).chain(words).any(|word| {
+            let mut buf = [0u8; 32];
+            let Some(lower) = buf.get_mut(..word.len()) else { return false };
             lower.copy_from_slice(word.as_bytes());
             lower.make_ascii_lowercase();
             boilerplate_word(lower)
         })
+    })
 }
 
 fn boilerplate_word(word: &[u8]) -> bool {
@@ -673,21 +639,14 @@ mod tests {
              <div class=share><a href=/s>Share</a></div><p>Short line.</p></article>\
              <section id=comments><p>{PROSE}</p></section><footer>© 2024 The Paper, all rights reserved</footer>"
         );
-        assert_eq!(
-            article(&html),
-            format!("Budget agreed\n{PROSE}\n{PROSE}\nShort line.")
-        );
+        assert_eq!(article(&html), format!("Budget agreed\n{PROSE}\n{PROSE}\nShort line."));
     }
 
     #[test]
     fn inline_markup_does_not_split_words_and_blocks_do() {
-        let html = format!(
-            "<body><div><p>Pa<b>ris</b> is <i>big</i>.</p><p>{PROSE}<br>Second line here.</p></div>"
-        );
-        assert_eq!(
-            article(&html),
-            format!("Paris is big.\n{PROSE}\nSecond line here.")
-        );
+        let html =
+            format!("<body><div><p>Pa<b>ris</b> is <i>big</i>.</p><p>{PROSE}<br>Second line here.</p></div>");
+        assert_eq!(article(&html), format!("Paris is big.\n{PROSE}\nSecond line here."));
     }
 
     #[test]
@@ -701,8 +660,7 @@ mod tests {
 
     #[test]
     fn a_misleading_wrapper_class_does_not_lose_the_article() {
-        let html =
-            format!("<body><div class='page has-sidebar'><p>{PROSE}</p><p>{PROSE}</p></div>");
+        let html = format!("<body><div class='page has-sidebar'><p>{PROSE}</p><p>{PROSE}</p></div>");
         assert_eq!(article(&html), format!("{PROSE}\n{PROSE}"));
     }
 
@@ -711,6 +669,8 @@ mod tests {
         assert!(boilerplate_name("share-buttons"));
         assert!(boilerplate_name("commentList"));
         assert!(boilerplate_name("col sidebar-right"));
+        assert!(!boilerplate_name("health has-no-ticker"));
+        assert!(!boilerplate_name("page no-sidebar"));
         assert!(!boilerplate_name("article-body"));
         assert!(!boilerplate_name("shadow header-image"));
         assert!(!boilerplate_name("navigator-wide"));

@@ -51,47 +51,15 @@ pub fn parse_value(value: &str, now: DateTime<Utc>) -> Option<Found> {
     let found = DateTime::parse_from_rfc3339(value)
         .ok()
         .map(Found::Exact)
-        .or_else(|| {
-            DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f%z")
-                .ok()
-                .map(Found::Exact)
-        })
-        .or_else(|| {
-            DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M%z")
-                .ok()
-                .map(Found::Exact)
-        })
-        .or_else(|| {
-            DateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f%z")
-                .ok()
-                .map(Found::Exact)
-        })
+        .or_else(|| DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f%z").ok().map(Found::Exact))
+        .or_else(|| DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M%z").ok().map(Found::Exact))
+        .or_else(|| DateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f%z").ok().map(Found::Exact))
         .or_else(|| DateTime::parse_from_rfc2822(value).ok().map(Found::Exact))
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f")
-                .ok()
-                .map(Found::Local)
-        })
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f")
-                .ok()
-                .map(Found::Local)
-        })
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
-                .ok()
-                .map(Found::Local)
-        })
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M")
-                .ok()
-                .map(Found::Local)
-        })
-        .or_else(|| {
-            NaiveDate::parse_from_str(value, "%Y%m%d")
-                .ok()
-                .map(Found::Day)
-        })
+        .or_else(|| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f").ok().map(Found::Local))
+        .or_else(|| NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f").ok().map(Found::Local))
+        .or_else(|| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M").ok().map(Found::Local))
+        .or_else(|| NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M").ok().map(Found::Local))
+        .or_else(|| NaiveDate::parse_from_str(value, "%Y%m%d").ok().map(Found::Day))
         .or_else(|| find_in_text(value, now));
     found.filter(|f| f.plausible(now))
 }
@@ -102,9 +70,8 @@ pub fn from_url(url: &Url, now: DateTime<Utc>) -> Option<Found> {
     let numbers: Vec<(usize, u32, usize)> = number_runs(path).collect();
     for (i, &(_, value, len)) in numbers.iter().enumerate() {
         if len == 8 {
-            let date =
-                NaiveDate::from_ymd_opt((value / 10_000) as i32, value / 100 % 100, value % 100)
-                    .map(Found::Day);
+            let date = NaiveDate::from_ymd_opt((value / 10_000) as i32, value / 100 % 100, value % 100)
+                .map(Found::Day);
             if let Some(date) = date.filter(|d| d.plausible(now)) {
                 return Some(date);
             }
@@ -116,8 +83,7 @@ pub fn from_url(url: &Url, now: DateTime<Utc>) -> Option<Found> {
             let (_, _, year_len) = numbers[i];
             let adjacent = |at: usize, prev_end: usize| at == prev_end + 1;
             let year_end = numbers[i].0 + year_len;
-            if m_len <= 2 && d_len <= 2 && adjacent(m_at, year_end) && adjacent(d_at, m_at + m_len)
-            {
+            if m_len <= 2 && d_len <= 2 && adjacent(m_at, year_end) && adjacent(d_at, m_at + m_len) {
                 let date = NaiveDate::from_ymd_opt(value as i32, month, day).map(Found::Day);
                 if let Some(date) = date.filter(|d| d.plausible(now)) {
                     return Some(date);
@@ -207,26 +173,27 @@ fn month(word: &str) -> Option<u32> {
     let mut buf = [0u8; 32];
     let lower = lowercase_into(word, &mut buf)?;
     Some(match lower {
-        "janvier" | "janv" | "january" | "jan" | "enero" | "ene" | "janeiro" | "januar"
-        | "jänner" | "يناير" | "جانفي" => 1,
-        "février" | "fevrier" | "févr" | "fevr" | "fév" | "fev" | "february" | "feb"
-        | "febrero" | "fevereiro" | "februar" | "فبراير" | "فيفري" | "شباط" => 2,
-        "mars" | "march" | "mar" | "marzo" | "março" | "märz" | "mär" | "مارس" | "آذار" => {
-            3
-        }
-        "avril" | "avr" | "april" | "apr" | "abril" | "abr" | "أبريل" | "ابريل" | "إبريل"
-        | "أفريل" | "نيسان" => 4,
+        "janvier" | "janv" | "january" | "jan" | "enero" | "ene" | "janeiro" | "januar" | "jänner"
+        | "يناير" | "جانفي" => 1,
+        "février" | "fevrier" | "févr" | "fevr" | "fév" | "fev" | "february" | "feb" | "febrero"
+        | "fevereiro" | "februar" | "فبراير" | "فيفري" | "شباط" => 2,
+        "mars" | "march" | "mar" | "marzo" | "março" | "märz" | "mär" | "مارس" | "آذار" => 3,
+        "avril" | "avr" | "april" | "apr" | "abril" | "abr" | "أبريل" | "ابريل" | "إبريل" | "أفريل"
+        | "نيسان" => 4,
         "mai" | "may" | "mayo" | "maio" | "مايو" | "ماي" | "أيار" => 5,
-        "juin" | "june" | "jun" | "junio" | "junho" | "juni" | "يونيو" | "يونيه" | "جوان"
-        | "حزيران" => 6,
-        "juillet" | "juil" | "july" | "jul" | "julio" | "julho" | "juli" | "يوليو" | "يوليه"
-        | "جويلية" | "تموز" => 7,
-        "août" | "aout" | "august" | "aug" | "agosto" | "ago" | "أغسطس" | "اغسطس" | "أوت"
-        | "آب" => 8,
-        "septembre" | "sept" | "september" | "sep" | "septiembre" | "setiembre" | "setembro"
-        | "سبتمبر" | "أيلول" => 9,
-        "octobre" | "oct" | "october" | "octubre" | "outubro" | "oktober" | "okt" | "أكتوبر"
-        | "اكتوبر" => 10,
+        "juin" | "june" | "jun" | "junio" | "junho" | "juni" | "يونيو" | "يونيه" | "جوان" | "حزيران" => {
+            6
+        }
+        "juillet" | "juil" | "july" | "jul" | "julio" | "julho" | "juli" | "يوليو" | "يوليه" | "جويلية"
+        | "تموز" => 7,
+        "août" | "aout" | "august" | "aug" | "agosto" | "ago" | "أغسطس" | "اغسطس" | "أوت" | "آب" => {
+            8
+        }
+        "septembre" | "sept" | "september" | "sep" | "septiembre" | "setiembre" | "setembro" | "سبتمبر"
+        | "أيلول" => 9,
+        "octobre" | "oct" | "october" | "octubre" | "outubro" | "oktober" | "okt" | "أكتوبر" | "اكتوبر" => {
+            10
+        }
         "novembre" | "nov" | "november" | "noviembre" | "novembro" | "نوفمبر" => 11,
         "décembre" | "decembre" | "déc" | "dec" | "december" | "diciembre" | "dic" | "dezembro"
         | "dezember" | "dez" | "ديسمبر" | "دجنبر" => 12,
@@ -265,9 +232,7 @@ fn lowercase_into<'b>(word: &str, buf: &'b mut [u8; 32]) -> Option<&'b str> {
 /// counted back from `now`.
 pub fn find_in_text(text: &str, now: DateTime<Utc>) -> Option<Found> {
     let tokens: Vec<Token> = tokens(text).take(400).collect();
-    (0..tokens.len())
-        .find_map(|i| date_at(&tokens[i..], now))
-        .filter(|f| f.plausible(now))
+    (0..tokens.len()).find_map(|i| date_at(&tokens[i..], now)).filter(|f| f.plausible(now))
 }
 
 fn date_at(t: &[Token], now: DateTime<Utc>) -> Option<Found> {
@@ -306,17 +271,13 @@ fn date_at(t: &[Token], now: DateTime<Utc>) -> Option<Found> {
             let mut i = 1;
             while matches!(
                 t.get(i),
-                Some(Word("er" | "st" | "nd" | "rd" | "th" | "de" | "del"))
-                    | Some(Punct('.' | ','))
+                Some(Word("er" | "st" | "nd" | "rd" | "th" | "de" | "del")) | Some(Punct('.' | ','))
             ) {
                 i += 1;
             }
             let (m, used) = month_at(i)?;
             i += used;
-            while matches!(
-                t.get(i),
-                Some(Word("de" | "del" | "،")) | Some(Punct('.' | ',' | '،'))
-            ) {
+            while matches!(t.get(i), Some(Word("de" | "del" | "،")) | Some(Punct('.' | ',' | '،'))) {
                 i += 1;
             }
             ymd(year(t.get(i))?, m, d)
@@ -332,10 +293,7 @@ fn date_at(t: &[Token], now: DateTime<Utc>) -> Option<Found> {
                     return None;
                 };
                 i += 1;
-                while matches!(
-                    t.get(i),
-                    Some(Word("st" | "nd" | "rd" | "th")) | Some(Punct(','))
-                ) {
+                while matches!(t.get(i), Some(Word("st" | "nd" | "rd" | "th")) | Some(Punct(','))) {
                     i += 1;
                 }
                 return ymd(year(t.get(i))?, m, d);
@@ -366,9 +324,7 @@ fn relative(first: &str, rest: &[Token], now: DateTime<Utc>) -> Option<Found> {
 /// "<word> 3 hours ago": the number follows the word that started the match.
 fn english_ago(rest: &[Token], now: DateTime<Utc>) -> Option<Found> {
     match rest {
-        [Token::Number(n, _), Token::Word(unit), Token::Word(ago), ..]
-            if ago.eq_ignore_ascii_case("ago") =>
-        {
+        [Token::Number(n, _), Token::Word(unit), Token::Word(ago), ..] if ago.eq_ignore_ascii_case("ago") => {
             back_from(now, *n, unit)
         }
         _ => None,
@@ -386,8 +342,9 @@ fn back_from(now: DateTime<Utc>, n: u32, unit: &str) -> Option<Found> {
         "heure" | "heures" | "h" | "hour" | "hours" | "hora" | "horas" | "ساعة" | "ساعات" => {
             Duration::hours(n)
         }
-        "jour" | "jours" | "day" | "days" | "día" | "días" | "dia" | "dias" | "يوم" | "أيام"
-        | "ايام" => Duration::days(n),
+        "jour" | "jours" | "day" | "days" | "día" | "días" | "dia" | "dias" | "يوم" | "أيام" | "ايام" => {
+            Duration::days(n)
+        }
         _ => return None,
     };
     Some(Found::Exact((now - delta).fixed_offset()))
@@ -398,9 +355,7 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2024-05-10T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2024-05-10T12:00:00Z").unwrap().with_timezone(&Utc)
     }
 
     fn day(text: &str) -> Option<String> {
@@ -410,28 +365,13 @@ mod tests {
     #[test]
     fn machine_values() {
         let iso = |v: &str| parse_value(v, now()).map(|f| f.iso());
-        assert_eq!(
-            iso("2019-08-27T23:02:00+01:00").as_deref(),
-            Some("2019-08-27T23:02:00+01:00")
-        );
-        assert_eq!(
-            iso("2016-12-20T12:44:32.000Z").as_deref(),
-            Some("2016-12-20T12:44:32Z")
-        );
-        assert_eq!(
-            iso("2021-10-20 14:03:00").as_deref(),
-            Some("2021-10-20T14:03:00")
-        );
+        assert_eq!(iso("2019-08-27T23:02:00+01:00").as_deref(), Some("2019-08-27T23:02:00+01:00"));
+        assert_eq!(iso("2016-12-20T12:44:32.000Z").as_deref(), Some("2016-12-20T12:44:32Z"));
+        assert_eq!(iso("2021-10-20 14:03:00").as_deref(), Some("2021-10-20T14:03:00"));
         assert_eq!(iso("2021-10-20").as_deref(), Some("2021-10-20"));
         assert_eq!(iso("20211020").as_deref(), Some("2021-10-20"));
-        assert_eq!(
-            iso("Wed, 20 Oct 2021 14:03:00 +0200").as_deref(),
-            Some("2021-10-20T14:03:00+02:00")
-        );
-        assert_eq!(
-            iso("2021-10-20T14:03:00+0200").as_deref(),
-            Some("2021-10-20T14:03:00+02:00")
-        );
+        assert_eq!(iso("Wed, 20 Oct 2021 14:03:00 +0200").as_deref(), Some("2021-10-20T14:03:00+02:00"));
+        assert_eq!(iso("2021-10-20T14:03:00+0200").as_deref(), Some("2021-10-20T14:03:00+02:00"));
         assert_eq!(iso("2099-01-01"), None);
         assert_eq!(iso("1970-01-01"), None);
         assert_eq!(iso("yesterday-ish"), None);
@@ -439,40 +379,19 @@ mod tests {
 
     #[test]
     fn french_dates() {
-        assert_eq!(
-            day("Publié dans H24 Info le 20 - 10 - 2021").as_deref(),
-            Some("2021-10-20")
-        );
-        assert_eq!(
-            day("Publié le 20 octobre 2021 à 14h03").as_deref(),
-            Some("2021-10-20")
-        );
-        assert_eq!(
-            day("mis à jour le 1er févr. 2022").as_deref(),
-            Some("2022-02-01")
-        );
+        assert_eq!(day("Publié dans H24 Info le 20 - 10 - 2021").as_deref(), Some("2021-10-20"));
+        assert_eq!(day("Publié le 20 octobre 2021 à 14h03").as_deref(), Some("2021-10-20"));
+        assert_eq!(day("mis à jour le 1er févr. 2022").as_deref(), Some("2022-02-01"));
         assert_eq!(day("Le 08/01/2020").as_deref(), Some("2020-01-08"));
     }
 
     #[test]
     fn english_spanish_german_dates() {
-        assert_eq!(
-            day("Published October 20, 2021 at 2:03 PM").as_deref(),
-            Some("2021-10-20")
-        );
-        assert_eq!(
-            day("Updated: Oct. 3rd, 2021").as_deref(),
-            Some("2021-10-03")
-        );
-        assert_eq!(
-            day("Published in AFP on 20 - 10 - 2021").as_deref(),
-            Some("2021-10-20")
-        );
+        assert_eq!(day("Published October 20, 2021 at 2:03 PM").as_deref(), Some("2021-10-20"));
+        assert_eq!(day("Updated: Oct. 3rd, 2021").as_deref(), Some("2021-10-03"));
+        assert_eq!(day("Published in AFP on 20 - 10 - 2021").as_deref(), Some("2021-10-20"));
         assert_eq!(day("12/25/2021").as_deref(), Some("2021-12-25"));
-        assert_eq!(
-            day("Publicado el 20 de octubre de 2021").as_deref(),
-            Some("2021-10-20")
-        );
+        assert_eq!(day("Publicado el 20 de octubre de 2021").as_deref(), Some("2021-10-20"));
         assert_eq!(day("20. Oktober 2021").as_deref(), Some("2021-10-20"));
         assert_eq!(day("2021/10/20 update").as_deref(), Some("2021-10-20"));
     }
@@ -481,10 +400,7 @@ mod tests {
     fn arabic_dates() {
         assert_eq!(day("نشر في 20 أكتوبر 2021").as_deref(), Some("2021-10-20"));
         assert_eq!(day("٢٠ أكتوبر ٢٠٢١").as_deref(), Some("2021-10-20"));
-        assert_eq!(
-            day("الأربعاء 20 تشرين الأول 2021").as_deref(),
-            Some("2021-10-20")
-        );
+        assert_eq!(day("الأربعاء 20 تشرين الأول 2021").as_deref(), Some("2021-10-20"));
         assert_eq!(day("5 كانون الثاني 2022").as_deref(), Some("2022-01-05"));
     }
 
@@ -507,18 +423,9 @@ mod tests {
     #[test]
     fn url_dates() {
         let at = |u: &str| from_url(&Url::parse(u).unwrap(), now()).map(|f| f.day().to_string());
-        assert_eq!(
-            at("https://x.fr/politique/2021/10/20/slug").as_deref(),
-            Some("2021-10-20")
-        );
-        assert_eq!(
-            at("https://x.fr/2021-10-20-slug.html").as_deref(),
-            Some("2021-10-20")
-        );
-        assert_eq!(
-            at("https://x.fr/news/20211020/slug").as_deref(),
-            Some("2021-10-20")
-        );
+        assert_eq!(at("https://x.fr/politique/2021/10/20/slug").as_deref(), Some("2021-10-20"));
+        assert_eq!(at("https://x.fr/2021-10-20-slug.html").as_deref(), Some("2021-10-20"));
+        assert_eq!(at("https://x.fr/news/20211020/slug").as_deref(), Some("2021-10-20"));
         assert_eq!(at("https://x.fr/politique/2021/10/slug-20.html"), None);
         assert_eq!(at("https://x.fr/id/123456789"), None);
     }

@@ -67,10 +67,7 @@ pub struct Element {
 
 impl Element {
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|a| &*a.name.local == name)
-            .map(|a| &*a.value)
+        self.attrs.iter().find(|a| &*a.name.local == name).map(|a| &*a.value)
     }
 
     pub fn is(&self, name: &LocalName) -> bool {
@@ -88,9 +85,7 @@ impl Dom {
     /// Parses `html` (already decoded); `max_depth` bounds element nesting.
     pub fn parse(html: &str, max_depth: usize) -> Dom {
         let sink = Sink {
-            dom: RefCell::new(Dom {
-                nodes: Vec::with_capacity(html.len() / 40 + 16),
-            }),
+            dom: RefCell::new(Dom { nodes: Vec::with_capacity(html.len() / 40 + 16) }),
             max_depth: max_depth.clamp(8, u32::MAX as usize) as u32,
             placeholder: QualName::new(None, ns!(html), local_name!("div")),
         };
@@ -111,25 +106,17 @@ impl Dom {
     }
 
     pub fn children(&self, id: NodeId) -> Children<'_> {
-        Children {
-            dom: self,
-            next: self.node(id).first_child,
-        }
+        Children { dom: self, next: self.node(id).first_child }
     }
 
     /// All nodes under `root` (itself included) in document order.
     pub fn descendants(&self, root: NodeId) -> Descendants<'_> {
-        Descendants {
-            dom: self,
-            root,
-            next: Some(root),
-        }
+        Descendants { dom: self, root, next: Some(root) }
     }
 
     /// The first HTML element called `name` in document order.
     pub fn find(&self, root: NodeId, name: &LocalName) -> Option<NodeId> {
-        self.descendants(root)
-            .find(|&id| self.element(id).is_some_and(|e| e.is(name)))
+        self.descendants(root).find(|&id| self.element(id).is_some_and(|e| e.is(name)))
     }
 
     pub fn ancestors(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
@@ -138,12 +125,10 @@ impl Dom {
 
     /// Concatenated text of the subtree, raw (whitespace as in the source).
     pub fn text_of(&self, root: NodeId) -> Cow<'_, str> {
-        let mut texts = self
-            .descendants(root)
-            .filter_map(|id| match &self.node(id).data {
-                NodeData::Text(t) => Some(&**t),
-                _ => None,
-            });
+        let mut texts = self.descendants(root).filter_map(|id| match &self.node(id).data {
+            NodeData::Text(t) => Some(&**t),
+            _ => None,
+        });
         let Some(first) = texts.next() else {
             return Cow::Borrowed("");
         };
@@ -160,8 +145,7 @@ impl Dom {
     }
 
     fn push(&mut self, data: NodeData) -> NodeId {
-        let id =
-            NodeId(u32::try_from(self.nodes.len()).expect("pages are capped far below 4G nodes"));
+        let id = NodeId(u32::try_from(self.nodes.len()).expect("pages are capped far below 4G nodes"));
         self.nodes.push(Node {
             parent: None,
             first_child: None,
@@ -176,11 +160,7 @@ impl Dom {
 
     fn detach(&mut self, id: NodeId) {
         let node = &mut self.nodes[id.index()];
-        let (parent, prev, next) = (
-            node.parent.take(),
-            node.prev_sibling.take(),
-            node.next_sibling.take(),
-        );
+        let (parent, prev, next) = (node.parent.take(), node.prev_sibling.take(), node.next_sibling.take());
         let Some(parent) = parent else { return };
         match prev {
             Some(p) => self.nodes[p.index()].next_sibling = next,
@@ -334,19 +314,12 @@ impl TreeSink for Sink {
     fn create_element(&self, name: QualName, attrs: Vec<Attribute>, flags: ElementFlags) -> Handle {
         let mut dom = self.dom.borrow_mut();
         let html = name.ns == ns!(html);
-        let id = dom.push(NodeData::Element(Element {
-            name: name.local.clone(),
-            html,
-            attrs,
-        }));
+        let id = dom.push(NodeData::Element(Element { name: name.local.clone(), html, attrs }));
         if flags.template {
             // The template's contents: a fragment right after it in the arena, never attached.
             dom.push(NodeData::Document);
         }
-        Handle {
-            id,
-            name: Some(name),
-        }
+        Handle { id, name: Some(name) }
     }
 
     fn create_comment(&self, _text: StrTendril) -> Handle {
@@ -385,13 +358,7 @@ impl TreeSink for Sink {
         }
     }
 
-    fn append_doctype_to_document(
-        &self,
-        _name: StrTendril,
-        _public_id: StrTendril,
-        _system_id: StrTendril,
-    ) {
-    }
+    fn append_doctype_to_document(&self, _name: StrTendril, _public_id: StrTendril, _system_id: StrTendril) {}
 
     fn get_template_contents(&self, target: &Handle) -> Handle {
         self.handle(NodeId(target.id.0 + 1))
@@ -462,9 +429,7 @@ pub fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
         let at = i + offset;
         let rest = &bytes[at..];
         if rest.starts_with(b"<!--") {
-            i = html[at + 4..]
-                .find("-->")
-                .map_or(bytes.len(), |end| at + 4 + end + 3);
+            i = html[at + 4..].find("-->").map_or(bytes.len(), |end| at + 4 + end + 3);
             continue;
         }
         if rest.starts_with(b"<!") || rest.starts_with(b"<?") {
@@ -473,10 +438,7 @@ pub fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
         }
         let closing = rest.get(1) == Some(&b'/');
         let name_start = at + 1 + usize::from(closing);
-        let name_len = bytes[name_start..]
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
+        let name_len = bytes[name_start..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
         if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() {
             i = at + 1;
             continue;
@@ -541,9 +503,7 @@ fn tag_end(bytes: &[u8], from: usize) -> usize {
 }
 
 fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
+    haystack.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn is_raw_text(name: &[u8]) -> bool {
@@ -620,18 +580,12 @@ mod tests {
         assert_eq!(body_text(&dom), "abcd & e");
         let p = dom.find(NodeId::DOCUMENT, &local_name!("p")).unwrap();
         assert_eq!(dom.children(p).count(), 3);
-        assert_eq!(
-            dom.text_of(dom.find(NodeId::DOCUMENT, &local_name!("title")).unwrap()),
-            "T"
-        );
+        assert_eq!(dom.text_of(dom.find(NodeId::DOCUMENT, &local_name!("title")).unwrap()), "T");
     }
 
     #[test]
     fn misnested_markup_is_repaired_not_lost() {
-        let dom = Dom::parse(
-            "<p><b>one<i>two</b>three</i></p><table><tr>x<td>cell</table>",
-            256,
-        );
+        let dom = Dom::parse("<p><b>one<i>two</b>three</i></p><table><tr>x<td>cell</table>", 256);
         assert_eq!(body_text(&dom), "onetwothreexcell");
     }
 

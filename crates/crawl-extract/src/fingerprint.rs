@@ -47,10 +47,7 @@ pub fn simhash(text: &str) -> u64 {
             *vote += if hash >> bit & 1 == 1 { 1 } else { -1 };
         }
     }
-    votes
-        .iter()
-        .enumerate()
-        .fold(0, |acc, (bit, &v)| if v > 0 { acc | 1 << bit } else { acc })
+    votes.iter().enumerate().fold(0, |acc, (bit, &v)| if v > 0 { acc | 1 << bit } else { acc })
 }
 
 #[cfg(test)]
@@ -59,10 +56,7 @@ mod tests {
 
     #[test]
     fn sha256_of_known_text() {
-        assert_eq!(
-            sha256_hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

@@ -16,23 +16,23 @@ pub fn detect(text: &str, declared: Option<&str>) -> Option<String> {
         end -= 1;
     }
     let declared = declared.and_then(primary_subtag);
-    match Detector::new().detect(&text[..end]) {
-        Some(info) if info.is_reliable() || declared.is_none() => {
+    let sample = &text[..end];
+    match (Detector::new().detect(sample), declared) {
+        (Some(info), _) if info.is_reliable() => Some(iso639_1(info.lang()).to_owned()),
+        // Unsure detection: the page's declaration is the better bet.
+        (_, Some(declared)) => Some(declared),
+        // Nothing declared: a guess on a paragraph or more is still worth giving.
+        (Some(info), None) if sample.chars().count() >= 200 && info.confidence() >= 0.2 => {
             Some(iso639_1(info.lang()).to_owned())
         }
-        Some(info) if declared.as_deref() == Some(iso639_1(info.lang())) => declared,
-        // Unsure detection: a declaration that names the same script family is the better bet.
-        Some(info) if info.confidence() < 0.5 => declared,
-        Some(info) => Some(iso639_1(info.lang()).to_owned()),
-        None => declared,
+        _ => None,
     }
 }
 
 /// `fr-FR`, `fr_FR`, ` FR ` → `fr`.
 fn primary_subtag(tag: &str) -> Option<String> {
     let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-    ((2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_lowercase()))
-        .then_some(primary)
+    ((2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_lowercase())).then_some(primary)
 }
 
 fn iso639_1(lang: Lang) -> &'static str {

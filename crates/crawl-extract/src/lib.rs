@@ -62,11 +62,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_html_bytes: 10 << 20,
-            max_depth: 256,
-            max_links: 5000,
-        }
+        Limits { max_html_bytes: 10 << 20, max_depth: 256, max_links: 5000 }
     }
 }
 
@@ -133,101 +129,61 @@ pub enum ExtractError {
     Empty,
 }
 
-/// Whether a response is HTML: by its Content-Type when that names a type, else by sniffing
-/// the start of the body as browsers do for unlabelled responses.
+/// Whether a response is HTML: by its Content-Type when that names a type, else unless the
+/// body starts like a binary format (many servers send pages with no or a generic type).
 pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
-    let mime = content_type
-        .and_then(|c| c.split(';').next())
-        .map(str::trim)
-        .unwrap_or("");
-    if mime.eq_ignore_ascii_case("text/html") || mime.eq_ignore_ascii_case("application/xhtml+xml")
-    {
+    let mime = content_type.and_then(|c| c.split(';').next()).map(str::trim).unwrap_or("");
+    if mime.eq_ignore_ascii_case("text/html") || mime.eq_ignore_ascii_case("application/xhtml+xml") {
         return true;
     }
-    if !(mime.is_empty()
+    let generic = mime.is_empty()
         || mime.eq_ignore_ascii_case("application/octet-stream")
-        || mime.eq_ignore_ascii_case("text/plain"))
-    {
-        return false;
-    }
-    sniff_html(body)
+        || mime.eq_ignore_ascii_case("text/plain");
+    generic && !looks_binary(body)
 }
 
-/// The HTML patterns of the WHATWG MIME Sniffing standard, after optional BOM and whitespace.
-fn sniff_html(body: &[u8]) -> bool {
-    const TAGS: &[&[u8]] = &[
-        b"<!doctype html",
-        b"<html",
-        b"<head",
-        b"<script",
-        b"<iframe",
-        b"<h1",
-        b"<div",
-        b"<font",
-        b"<table",
-        b"<a",
-        b"<style",
-        b"<title",
-        b"<b",
-        b"<body",
-        b"<br",
-        b"<p",
+/// Signatures of the binary formats a crawler meets (MIME Sniffing standard), or NUL bytes.
+fn looks_binary(body: &[u8]) -> bool {
+    const MAGIC: &[&[u8]] = &[
+        b"%PDF-",
+        b"\x89PNG",
+        b"GIF87a",
+        b"GIF89a",
+        b"\xFF\xD8\xFF",
+        b"PK\x03\x04",
+        b"\x1F\x8B",
+        b"RIFF",
+        b"OggS",
+        b"ID3",
+        b"\x00\x00\x01\x00",
+        b"wOFF",
+        b"wOF2",
     ];
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let start = body
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(body.len());
-    let rest = &body[start..];
-    if rest.starts_with(b"<!--") {
-        return true;
-    }
-    TAGS.iter().any(|tag| {
-        rest.len() > tag.len()
-            && rest[..tag.len()].eq_ignore_ascii_case(tag)
-            && matches!(rest[tag.len()], b' ' | b'>')
-    })
+    MAGIC.iter().any(|m| body.starts_with(m)) || body.iter().take(1024).any(|&b| b == 0)
 }
 
 /// Extracts the document from one page.
 pub fn extract(input: &Input, limits: &Limits) -> Result<Extracted, ExtractError> {
-    let body = &input.body[..input
-        .body
-        .len()
-        .min(limits.max_html_bytes)
-        .min(HARD_MAX_HTML_BYTES)];
+    let body = &input.body[..input.body.len().min(limits.max_html_bytes).min(HARD_MAX_HTML_BYTES)];
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ExtractError::Empty);
     }
     if !is_html(input.content_type, body) {
-        return Err(ExtractError::NotHtml {
-            content_type: input.content_type.map(str::to_owned),
-        });
+        return Err(ExtractError::NotHtml { content_type: input.content_type.map(str::to_owned) });
     }
     let (html, encoding) = charset::decode(body, input.content_type, top_level_domain(input.url));
     let dom = Dom::parse(&html, limits.max_depth);
     drop(html);
     let head = meta::collect(&dom);
-    let root = dom
-        .find(NodeId::DOCUMENT, &local_name!("body"))
-        .unwrap_or(NodeId::DOCUMENT);
+    let root = dom.find(NodeId::DOCUMENT, &local_name!("body")).unwrap_or(NodeId::DOCUMENT);
     let blocks = content::blocks(&dom, root);
     let article = content::select(&dom, &blocks, root);
     let text = article.text(&blocks);
 
     let base = links::base_url(input.url, head.base_href.as_deref());
-    let canonical_url = head
-        .canonical
-        .as_deref()
-        .and_then(|href| links::resolve(&base, href));
-    let links = links::collect(
-        &dom,
-        &base,
-        &blocks.anchors,
-        &article.kept,
-        canonical_url.as_ref(),
-        limits.max_links,
-    );
+    let canonical_url = head.canonical.as_deref().and_then(|href| links::resolve(&base, href));
+    let links =
+        links::collect(&dom, &base, &blocks.anchors, &article.kept, canonical_url.as_ref(), limits.max_links);
 
     let dateline = Dateline::new(&blocks, &article);
     let source = dateline.lines().find_map(source_line);
@@ -295,15 +251,8 @@ impl<'a> Dateline<'a> {
 
     fn new(blocks: &'a Blocks, article: &Article) -> Self {
         let first = article.kept.iter().position(|&k| k).unwrap_or(0);
-        let last = article
-            .kept
-            .iter()
-            .rposition(|&k| k)
-            .map_or(blocks.blocks.len(), |l| l + 1);
-        Dateline {
-            blocks,
-            range: first.saturating_sub(Self::BEFORE)..last,
-        }
+        let last = article.kept.iter().rposition(|&k| k).map_or(blocks.blocks.len(), |l| l + 1);
+        Dateline { blocks, range: first.saturating_sub(Self::BEFORE)..last }
     }
 
     fn lines(&self) -> impl Iterator<Item = &'a str> + '_ {
@@ -321,23 +270,14 @@ fn source_line(line: &str) -> Option<String> {
         let verb = w[0].to_lowercase();
         matches!(
             verb.as_str(),
-            "publié"
-                | "publie"
-                | "publiée"
-                | "paru"
-                | "published"
-                | "publicado"
-                | "publicada"
-                | "نشر"
+            "publié" | "publie" | "publiée" | "paru" | "published" | "publicado" | "publicada" | "نشر"
         ) && matches!(w[1].to_lowercase().as_str(), "dans" | "in" | "en" | "في")
     })? + 2;
     let end = words[start..]
         .iter()
         .position(|w| {
-            matches!(
-                *w,
-                "le" | "on" | "el" | "du" | "يوم" | "بتاريخ" | "-" | "|" | ","
-            ) || w.starts_with(|c: char| c.is_numeric())
+            matches!(*w, "le" | "on" | "el" | "du" | "يوم" | "بتاريخ" | "-" | "|" | ",")
+                || w.starts_with(|c: char| c.is_numeric())
         })
         .map_or(words.len(), |e| start + e);
     let source = words[start..end].join(" ");
@@ -347,47 +287,25 @@ fn source_line(line: &str) -> Option<String> {
 
 fn published_at(dom: &Dom, head: &Head, dateline: &Dateline, input: &Input) -> Option<Found> {
     let now = input.fetched_at;
-    let declared = head
-        .json_ld
-        .published
-        .iter()
-        .chain(&head.published)
-        .find_map(|v| dates::parse_value(v, now));
+    let declared =
+        head.json_ld.published.iter().chain(&head.published).find_map(|v| dates::parse_value(v, now));
     declared
         .or_else(|| {
             let marked = head.times.iter().filter(|(_, _, published)| *published);
-            let in_article = head
-                .times
-                .iter()
-                .filter(|(id, _, _)| dom.ancestors(*id).count() > 0);
-            marked
-                .chain(in_article)
-                .find_map(|(_, v, _)| dates::parse_value(v, now))
+            let in_article = head.times.iter().filter(|(id, _, _)| dom.ancestors(*id).count() > 0);
+            marked.chain(in_article).find_map(|(_, v, _)| dates::parse_value(v, now))
         })
-        .or_else(|| {
-            dateline
-                .lines()
-                .find_map(|line| dates::find_in_text(line, now))
-        })
+        .or_else(|| dateline.lines().find_map(|line| dates::find_in_text(line, now)))
         .or_else(|| dates::from_url(input.url, now))
 }
 
 /// Separators between a headline and the site name in `<title>`.
-const TITLE_SEPARATORS: &[&str] = &[
-    " | ", " - ", " – ", " — ", " · ", " :: ", " » ", " // ", " • ",
-];
+const TITLE_SEPARATORS: &[&str] = &[" | ", " - ", " – ", " — ", " · ", " :: ", " » ", " // ", " • "];
 
 fn choose_title(head: &Head, site_name: Option<&str>) -> Option<String> {
     let tag = head.title.as_deref().map(|t| strip_site_name(t, site_name));
-    let og = head
-        .og_title
-        .as_deref()
-        .map(|t| strip_site_name(t, site_name));
-    let declared = [
-        og.as_deref(),
-        head.json_ld.headline.as_deref(),
-        tag.as_deref(),
-    ];
+    let og = head.og_title.as_deref().map(|t| strip_site_name(t, site_name));
+    let declared = [og.as_deref(), head.json_ld.headline.as_deref(), tag.as_deref()];
     // The headline as displayed, when it agrees with what the page declares.
     for (_, h1) in &head.h1 {
         if declared.iter().flatten().any(|d| same_text(d, h1)) {
@@ -408,9 +326,8 @@ fn strip_site_name(title: &str, site_name: Option<&str>) -> String {
     let title = collapse(title);
     let names_site = |part: &str| {
         let part = part.trim();
-        site_name.is_some_and(|s| {
-            same_text(part, s) || norm(part).contains(&norm(s)) && part.len() < s.len() + 12
-        })
+        site_name
+            .is_some_and(|s| same_text(part, s) || norm(part).contains(&norm(s)) && part.len() < s.len() + 12)
     };
     for sep in TITLE_SEPARATORS {
         if let Some(at) = title.rfind(sep) {
@@ -432,10 +349,7 @@ fn strip_site_name(title: &str, site_name: Option<&str>) -> String {
 }
 
 fn norm(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 fn same_text(a: &str, b: &str) -> bool {
@@ -446,28 +360,18 @@ fn choose_author(dom: &Dom, head: &Head) -> Option<String> {
     if !head.json_ld.authors.is_empty() {
         return Some(head.json_ld.authors.join(", "));
     }
-    head.author.as_deref().and_then(clean_author).or_else(|| {
-        head.bylines
-            .iter()
-            .find_map(|&id| clean_author(&meta::element_text(dom, id)))
-    })
+    head.author
+        .as_deref()
+        .and_then(clean_author)
+        .or_else(|| head.bylines.iter().find_map(|&id| clean_author(&meta::element_text(dom, id))))
 }
 
 /// "Par Agnès Dubois", "By JANE DOE | Reuters" → the name; None if it does not look like one.
 fn clean_author(raw: &str) -> Option<String> {
     let mut text = raw.trim();
-    for prefix in [
-        "by ",
-        "par ",
-        "por ",
-        "von ",
-        "de ",
-        "بقلم ",
-        "written by ",
-        "texte : ",
-        "auteur : ",
-        "author: ",
-    ] {
+    for prefix in
+        ["by ", "par ", "por ", "von ", "de ", "بقلم ", "written by ", "texte : ", "auteur : ", "author: "]
+    {
         if text.len() >= prefix.len()
             && text.is_char_boundary(prefix.len())
             && text[..prefix.len()].eq_ignore_ascii_case(prefix)
@@ -475,13 +379,8 @@ fn clean_author(raw: &str) -> Option<String> {
             text = text[prefix.len()..].trim_start();
         }
     }
-    let text = text
-        .split(['|', '•', '\n'])
-        .next()
-        .unwrap_or("")
-        .trim()
-        .trim_end_matches([',', '-', '–'])
-        .trim();
+    let text =
+        text.split(['|', '•', '\n']).next().unwrap_or("").trim().trim_end_matches([',', '-', '–']).trim();
     let words = text.split_whitespace().count();
     let looks_like_name = (1..=6).contains(&words)
         && !text.contains('@')
@@ -501,67 +400,42 @@ mod tests {
         assert!(!is_html(Some("application/pdf"), b"<html>"));
         assert!(is_html(None, b"\xEF\xBB\xBF  <!DOCTYPE html><html>"));
         assert!(is_html(Some("application/octet-stream"), b"<p>x"));
+        assert!(is_html(None, b"\n\n<?xml version='1.0'?><html>"));
         assert!(!is_html(None, b"%PDF-1.4"));
-        assert!(!is_html(None, b"<pre>"));
+        assert!(!is_html(None, b"\x89PNG\r\n"));
+        assert!(!is_html(Some("text/plain"), b"ab\0cd"));
     }
 
     #[test]
     fn site_name_suffixes_are_stripped() {
         assert_eq!(
-            strip_site_name(
-                "Budget agreed after long debate - Le Monde",
-                Some("Le Monde")
-            ),
+            strip_site_name("Budget agreed after long debate - Le Monde", Some("Le Monde")),
             "Budget agreed after long debate"
         );
-        assert_eq!(
-            strip_site_name("LE MONDE | Budget agreed", Some("Le Monde")),
-            "Budget agreed"
-        );
+        assert_eq!(strip_site_name("LE MONDE | Budget agreed", Some("Le Monde")), "Budget agreed");
         assert_eq!(
             strip_site_name("Budget agreed after long debate | The Paper", None),
             "Budget agreed after long debate"
         );
-        assert_eq!(
-            strip_site_name("Brexit - what next", None),
-            "Brexit - what next"
-        );
+        assert_eq!(strip_site_name("Brexit - what next", None), "Brexit - what next");
     }
 
     #[test]
     fn source_lines() {
-        assert_eq!(
-            source_line("Publié dans H24 Info le 20 - 10 - 2021").as_deref(),
-            Some("H24 Info")
-        );
+        assert_eq!(source_line("Publié dans H24 Info le 20 - 10 - 2021").as_deref(), Some("H24 Info"));
         assert_eq!(
             source_line("Published in The Daily Star on 20 - 10 - 2021").as_deref(),
             Some("The Daily Star")
         );
-        assert_eq!(
-            source_line("Publicado en El País el 20 de octubre").as_deref(),
-            Some("El País")
-        );
-        assert_eq!(
-            source_line("Le texte a été publié dans la nuit de lundi à mardi par le ministère"),
-            None
-        );
+        assert_eq!(source_line("Publicado en El País el 20 de octubre").as_deref(), Some("El País"));
+        assert_eq!(source_line("Le texte a été publié dans la nuit de lundi à mardi par le ministère"), None);
     }
 
     #[test]
     fn author_cleanup() {
-        assert_eq!(
-            clean_author("Par Agnès Dubois").as_deref(),
-            Some("Agnès Dubois")
-        );
-        assert_eq!(
-            clean_author("By JANE DOE | Reuters").as_deref(),
-            Some("JANE DOE")
-        );
-        assert_eq!(
-            clean_author("Updated 12:30 PM ET, Mon October 3, 2016"),
-            None
-        );
+        assert_eq!(clean_author("Par Agnès Dubois").as_deref(), Some("Agnès Dubois"));
+        assert_eq!(clean_author("By JANE DOE | Reuters").as_deref(), Some("JANE DOE"));
+        assert_eq!(clean_author("Updated 12:30 PM ET, Mon October 3, 2016"), None);
         assert_eq!(clean_author("https://www.facebook.com/someone"), None);
     }
 }

@@ -13,9 +13,7 @@ use crate::{Link, LinkKind};
 
 /// The base URL for relative links: the first `<base href>` if it resolves, else the page URL.
 pub fn base_url(page: &Url, base_href: Option<&str>) -> Url {
-    base_href
-        .and_then(|href| page.join(href.trim()).ok())
-        .unwrap_or_else(|| page.clone())
+    base_href.and_then(|href| page.join(href.trim()).ok()).unwrap_or_else(|| page.clone())
 }
 
 /// Resolves `href` against `base`, keeping only web pages.
@@ -30,11 +28,8 @@ pub fn resolve(base: &Url, href: &str) -> Option<Url> {
 
 /// Whether a `rel` value asks crawlers not to pass on endorsement.
 pub fn rel_nofollow(rel: &str) -> bool {
-    rel.split_ascii_whitespace().any(|token| {
-        ["nofollow", "ugc", "sponsored"]
-            .iter()
-            .any(|n| token.eq_ignore_ascii_case(n))
-    })
+    rel.split_ascii_whitespace()
+        .any(|token| ["nofollow", "ugc", "sponsored"].iter().any(|n| token.eq_ignore_ascii_case(n)))
 }
 
 /// The page's links: anchors and image-map areas in document order, then the canonical link.
@@ -57,11 +52,8 @@ pub fn collect(
         let Some(url) = element.attr("href").and_then(|href| resolve(base, href)) else {
             continue;
         };
-        let kind = if element.name == html5ever::local_name!("area") {
-            LinkKind::Area
-        } else {
-            LinkKind::Anchor
-        };
+        let kind =
+            if element.name == html5ever::local_name!("area") { LinkKind::Area } else { LinkKind::Anchor };
         let text = if anchor.text.is_empty() {
             element
                 .attr("title")
@@ -101,22 +93,9 @@ mod tests {
         let page = Url::parse("http://example.fr/a/b.html").unwrap();
         let base = base_url(&page, Some(" /root/ "));
         assert_eq!(base.as_str(), "http://example.fr/root/");
-        assert_eq!(
-            resolve(&base, "../x?q=1&r=2#f").unwrap().as_str(),
-            "http://example.fr/x?q=1&r=2#f"
-        );
-        assert_eq!(
-            resolve(&base, "HTTPS://Other.example/").unwrap().as_str(),
-            "https://other.example/"
-        );
-        for href in [
-            "javascript:void(0)",
-            "mailto:a@b.c",
-            "data:text/html,x",
-            "tel:123",
-            "",
-            "  ",
-        ] {
+        assert_eq!(resolve(&base, "../x?q=1&r=2#f").unwrap().as_str(), "http://example.fr/x?q=1&r=2#f");
+        assert_eq!(resolve(&base, "HTTPS://Other.example/").unwrap().as_str(), "https://other.example/");
+        for href in ["javascript:void(0)", "mailto:a@b.c", "data:text/html,x", "tel:123", "", "  "] {
             assert_eq!(resolve(&base, href), None, "{href}");
         }
         assert_eq!(base_url(&page, Some("http://[bad")).as_str(), page.as_str());

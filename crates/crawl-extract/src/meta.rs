@@ -65,18 +65,14 @@ pub fn collect(dom: &Dom) -> Head {
         }
         match element.name {
             local_name!("html") => head.lang = element.attr("lang").map(str::to_owned),
-            local_name!("title") if head.title.is_none() => {
-                head.title = Some(collapse(&dom.text_of(id)))
-            }
+            local_name!("title") if head.title.is_none() => head.title = Some(collapse(&dom.text_of(id))),
             local_name!("base") if head.base_href.is_none() => {
                 head.base_href = element.attr("href").map(str::to_owned)
             }
             local_name!("link") => {
                 let rel = element.attr("rel").unwrap_or("");
                 if head.canonical.is_none()
-                    && rel
-                        .split_ascii_whitespace()
-                        .any(|r| r.eq_ignore_ascii_case("canonical"))
+                    && rel.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("canonical"))
                 {
                     head.canonical = element.attr("href").map(str::to_owned);
                 }
@@ -88,14 +84,11 @@ pub fn collect(dom: &Dom) -> Head {
                 element.attr("itemprop"),
             ),
             local_name!("script") => {
-                if element
-                    .attr("type")
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"))
+                if element.attr("type").is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"))
                 {
                     let text = dom.text_of(id);
                     if text.len() <= MAX_JSON_LD
-                        && let Ok(value) =
-                            serde_json::from_str::<Value>(text.trim().trim_end_matches(';'))
+                        && let Ok(value) = serde_json::from_str::<Value>(text.trim().trim_end_matches(';'))
                     {
                         head.json_ld.visit(&value, 0);
                     }
@@ -108,14 +101,9 @@ pub fn collect(dom: &Dom) -> Head {
                 }
             }
             local_name!("time") => {
-                let value = element
-                    .attr("datetime")
-                    .map(Cow::Borrowed)
-                    .unwrap_or_else(|| dom.text_of(id));
+                let value = element.attr("datetime").map(Cow::Borrowed).unwrap_or_else(|| dom.text_of(id));
                 let published = element.attr("pubdate").is_some()
-                    || element
-                        .attr("itemprop")
-                        .is_some_and(|p| p.contains("datePublished"))
+                    || element.attr("itemprop").is_some_and(|p| p.contains("datePublished"))
                     || element.attr("class").is_some_and(|c| c.contains("publish"));
                 head.times.push((id, value.trim().to_owned(), published));
             }
@@ -245,14 +233,10 @@ impl JsonLd {
             Value::Object(object) => {
                 let types = object.get("@type").map(type_names).unwrap_or_default();
                 let article = types.iter().any(|t| {
-                    t.ends_with("Article")
-                        || *t == "BlogPosting"
-                        || *t == "Report"
-                        || *t == "LiveBlogPosting"
+                    t.ends_with("Article") || *t == "BlogPosting" || *t == "Report" || *t == "LiveBlogPosting"
                 });
                 let page = types.iter().any(|t| t.ends_with("WebPage"));
-                if (article && !self.article)
-                    || (page && self.headline.is_none() && self.published.is_none())
+                if (article && !self.article) || (page && self.headline.is_none() && self.published.is_none())
                 {
                     self.take(object, article);
                 }
@@ -267,20 +251,11 @@ impl JsonLd {
     }
 
     fn take(&mut self, object: &serde_json::Map<String, Value>, article: bool) {
-        let text = |key: &str| {
-            object
-                .get(key)
-                .and_then(Value::as_str)
-                .map(collapse)
-                .filter(|s| !s.is_empty())
-        };
+        let text =
+            |key: &str| object.get(key).and_then(Value::as_str).map(collapse).filter(|s| !s.is_empty());
         self.article = article;
-        self.headline = text("headline")
-            .or_else(|| text("name"))
-            .or(self.headline.take());
-        self.published = text("datePublished")
-            .or_else(|| text("dateCreated"))
-            .or(self.published.take());
+        self.headline = text("headline").or_else(|| text("name")).or(self.headline.take());
+        self.published = text("datePublished").or_else(|| text("dateCreated")).or(self.published.take());
         self.modified = text("dateModified").or(self.modified.take());
         self.description = text("description").or(self.description.take());
         self.language = text("inLanguage").or(self.language.take());
@@ -317,10 +292,7 @@ fn person_names(value: &Value, out: &mut Vec<String>) {
                 out.push(collapse(name));
             }
         }
-        Value::Array(items) => items
-            .iter()
-            .take(10)
-            .for_each(|item| person_names(item, out)),
+        Value::Array(items) => items.iter().take(10).for_each(|item| person_names(item, out)),
         _ => {}
     }
     out.retain(|name| !name.is_empty());
@@ -341,22 +313,17 @@ pub fn collapse(text: &str) -> String {
 /// The text of an element, if it is a plain text node list (used for bylines).
 pub fn element_text(dom: &Dom, id: NodeId) -> String {
     // A byline with an itemprop=name child names the person there.
-    let named = dom.descendants(id).find(|&d| {
-        d != id
-            && dom
-                .element(d)
-                .is_some_and(|e| e.attr("itemprop") == Some("name"))
-    });
+    let named = dom
+        .descendants(id)
+        .find(|&d| d != id && dom.element(d).is_some_and(|e| e.attr("itemprop") == Some("name")));
     let source = named.unwrap_or(id);
     match dom.element(source) {
         Some(e) if e.name == local_name!("meta") => collapse(e.attr("content").unwrap_or("")),
         _ => {
-            let text = dom
-                .descendants(source)
-                .filter_map(|d| match &dom.node(d).data {
-                    NodeData::Text(t) => Some(&**t),
-                    _ => None,
-                });
+            let text = dom.descendants(source).filter_map(|d| match &dom.node(d).data {
+                NodeData::Text(t) => Some(&**t),
+                _ => None,
+            });
             let mut out = String::new();
             for t in text {
                 out.push_str(t);

@@ -5,20 +5,12 @@ use crawl_extract::{ExtractError, Extracted, Input, Limits, LinkKind, extract};
 use url::Url;
 
 fn fetched_at() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2021-10-21T08:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2021-10-21T08:00:00Z").unwrap().with_timezone(&Utc)
 }
 
 fn run(url: &str, body: &[u8], content_type: Option<&str>) -> Extracted {
     let url = Url::parse(url).unwrap();
-    let input = Input {
-        url: &url,
-        body,
-        content_type,
-        content_language: None,
-        fetched_at: fetched_at(),
-    };
+    let input = Input { url: &url, body, content_type, content_language: None, fetched_at: fetched_at() };
     extract(&input, &Limits::default()).unwrap()
 }
 
@@ -33,39 +25,26 @@ fn windows_1252_page_labelled_only_by_meta_charset() {
     );
     let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&page);
     assert!(!unmappable);
-    let doc = run(
-        "http://journal.example.fr/a.html",
-        &bytes,
-        Some("text/html"),
-    );
+    let doc = run("http://journal.example.fr/a.html", &bytes, Some("text/html"));
     assert_eq!(doc.encoding, "windows-1252");
     assert_eq!(doc.title.as_deref(), Some("L’été « chaud »"));
-    assert!(
-        doc.text.contains("Un œuf coûte 1 € aujourd’hui."),
-        "{}",
-        doc.text
-    );
+    assert!(doc.text.contains("Un œuf coûte 1 € aujourd’hui."), "{}", doc.text);
     assert!(!doc.text.contains('\u{FFFD}'));
     assert_eq!(doc.lang.as_deref(), Some("fr"));
 }
 
 #[test]
 fn iso_8859_1_header_means_windows_1252() {
-    let body = b"<html><body><p>Prix : 5 \x80, c\x9cur, \xAB guillemets \xBB, l\x92apostrophe.</p></body></html>";
-    let doc = run(
-        "http://example.com/",
-        body,
-        Some("text/html; charset=ISO-8859-1"),
-    );
+    let body =
+        b"<html><body><p>Prix : 5 \x80, c\x9cur, \xAB guillemets \xBB, l\x92apostrophe.</p></body></html>";
+    let doc = run("http://example.com/", body, Some("text/html; charset=ISO-8859-1"));
     assert_eq!(doc.encoding, "windows-1252");
     assert_eq!(doc.text, "Prix : 5 €, cœur, « guillemets », l’apostrophe.");
 }
 
 #[test]
 fn unlabelled_latin_page_is_detected() {
-    let page = format!(
-        "<html><body><p>{PARAGRAPH} Déjà l’été, très cher élève à l’école.</p></body></html>"
-    );
+    let page = format!("<html><body><p>{PARAGRAPH} Déjà l’été, très cher élève à l’école.</p></body></html>");
     let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&page);
     let doc = run("http://example.fr/", &bytes, None);
     assert_eq!(doc.encoding, "windows-1252");
@@ -83,11 +62,7 @@ fn links_are_resolved_filtered_and_annotated() {
          <a href=\"javascript:void(0)\">js</a><a href=\"mailto:x@example.com\">mail</a><a href=\"data:text/html,x\">data</a>\
          <map><area href=\"/map.html\" alt=\"Carte\"></map><a href=\"#\"><img alt=x></a></body></html>"
     );
-    let doc = run(
-        "https://example.com/news/story.html",
-        page.as_bytes(),
-        Some("text/html"),
-    );
+    let doc = run("https://example.com/news/story.html", page.as_bytes(), Some("text/html"));
     assert!(doc.noindex && doc.nofollow);
     assert_eq!(
         doc.canonical_url.as_ref().map(Url::as_str),
@@ -96,33 +71,13 @@ fn links_are_resolved_filtered_and_annotated() {
     let summary: Vec<(&str, &LinkKind, Option<&str>, bool, bool)> = doc
         .links
         .iter()
-        .map(|l| {
-            (
-                l.url.as_str(),
-                &l.kind,
-                l.text.as_deref(),
-                l.in_content,
-                l.nofollow,
-            )
-        })
+        .map(|l| (l.url.as_str(), &l.kind, l.text.as_deref(), l.in_content, l.nofollow))
         .collect();
     assert_eq!(
         summary,
         vec![
-            (
-                "https://example.com/",
-                &LinkKind::Anchor,
-                Some("Home"),
-                false,
-                false
-            ),
-            (
-                "https://example.com/news/sport/",
-                &LinkKind::Anchor,
-                Some("Sport"),
-                false,
-                false
-            ),
+            ("https://example.com/", &LinkKind::Anchor, Some("Home"), false, false),
+            ("https://example.com/news/sport/", &LinkKind::Anchor, Some("Sport"), false, false),
             (
                 "https://example.com/other.html?a=1&b=2#top",
                 &LinkKind::Anchor,
@@ -130,34 +85,10 @@ fn links_are_resolved_filtered_and_annotated() {
                 true,
                 false
             ),
-            (
-                "https://ads.example/",
-                &LinkKind::Anchor,
-                Some("pub"),
-                true,
-                true
-            ),
-            (
-                "https://example.com/map.html",
-                &LinkKind::Area,
-                Some("Carte"),
-                false,
-                false
-            ),
-            (
-                "https://example.com/news/#",
-                &LinkKind::Anchor,
-                None,
-                false,
-                false
-            ),
-            (
-                "https://example.com/news/story.html?x=1&y=2",
-                &LinkKind::Canonical,
-                None,
-                false,
-                false
-            ),
+            ("https://ads.example/", &LinkKind::Anchor, Some("pub"), true, true),
+            ("https://example.com/map.html", &LinkKind::Area, Some("Carte"), false, false),
+            ("https://example.com/news/#", &LinkKind::Anchor, None, false, false),
+            ("https://example.com/news/story.html?x=1&y=2", &LinkKind::Canonical, None, false, false),
         ]
     );
 }
@@ -173,14 +104,7 @@ fn link_count_is_capped() {
         content_language: None,
         fetched_at: fetched_at(),
     };
-    let doc = extract(
-        &input,
-        &Limits {
-            max_links: 10,
-            ..Limits::default()
-        },
-    )
-    .unwrap();
+    let doc = extract(&input, &Limits { max_links: 10, ..Limits::default() }).unwrap();
     assert_eq!(doc.links.len(), 10);
 }
 
@@ -210,10 +134,7 @@ fn not_html_and_empty_are_errors() {
         fetched_at: fetched_at(),
     };
     assert!(matches!(
-        extract(
-            &input(b"%PDF-1.7", Some("application/pdf")),
-            &Limits::default()
-        ),
+        extract(&input(b"%PDF-1.7", Some("application/pdf")), &Limits::default()),
         Err(ExtractError::NotHtml { .. })
     ));
     assert!(matches!(
@@ -224,24 +145,15 @@ fn not_html_and_empty_are_errors() {
 
 #[test]
 fn hostile_input_costs_bounded_time() {
-    let limits = Limits {
-        max_html_bytes: 2 << 20,
-        ..Limits::default()
-    };
+    let limits = Limits { max_html_bytes: 2 << 20, ..Limits::default() };
     let url = Url::parse("http://example.com/").unwrap();
     let pages: Vec<Vec<u8>> = vec![
         "<div>".repeat(300_000).into_bytes(),
         "<table><tr><td>".repeat(50_000).into_bytes(),
         "<b><i><u><a href=x>".repeat(50_000).into_bytes(),
-        (0..3_000_000u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-            .collect(),
+        (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect(),
         format!("<p>{}</p>", "word ".repeat(1_000_000)).into_bytes(),
-        b"<html><body>"
-            .iter()
-            .copied()
-            .chain(std::iter::repeat_n(b'<', 1_000_000))
-            .collect(),
+        b"<html><body>".iter().copied().chain(std::iter::repeat_n(b'<', 1_000_000)).collect(),
     ];
     for page in &pages {
         let started = std::time::Instant::now();

@@ -14,11 +14,8 @@ use serde_json::Value;
 use url::Url;
 
 /// (set, pages taken, baseline F1 of this crate on them, tokenizer splits CJK).
-const SETS: &[(&str, usize, f64, bool)] = &[
-    ("daniel", 60, 0.0, true),
-    ("europa-fr", 15, 0.0, false),
-    ("readability", 20, 0.0, true),
-];
+const SETS: &[(&str, usize, f64, bool)] =
+    &[("daniel", 60, 0.0, true), ("europa-fr", 15, 0.0, false), ("readability", 20, 0.0, true)];
 const ALLOWED_DROP: f64 = 0.01;
 
 fn data_dir() -> PathBuf {
@@ -57,59 +54,29 @@ fn score_set(set: &Path, take: usize, cjk: bool) -> f64 {
         .collect();
     records.retain(|r| r["text"].is_string());
     records.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    let fetched_at: DateTime<Utc> = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc);
+    let fetched_at: DateTime<Utc> =
+        DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
     let fallback = Url::parse("http://localhost/").unwrap();
     let (mut precisions, mut recalls) = (Vec::new(), Vec::new());
     for record in records.iter().take(take) {
         let body = std::fs::read(set.join(record["file"].as_str().unwrap())).expect("page file");
-        let url = record["url"]
-            .as_str()
-            .and_then(|u| Url::parse(u).ok())
-            .unwrap_or_else(|| fallback.clone());
-        let input = Input {
-            url: &url,
-            body: &body,
-            content_type: None,
-            content_language: None,
-            fetched_at,
-        };
-        let predicted = extract(&input, &Limits::default())
-            .map(|d| d.text)
-            .unwrap_or_default();
-        let (tp, fp, fn_) = shingle_counts(
-            &tokens(record["text"].as_str().unwrap(), cjk),
-            &tokens(&predicted, cjk),
-        );
+        let url = record["url"].as_str().and_then(|u| Url::parse(u).ok()).unwrap_or_else(|| fallback.clone());
+        let input = Input { url: &url, body: &body, content_type: None, content_language: None, fetched_at };
+        let predicted = extract(&input, &Limits::default()).map(|d| d.text).unwrap_or_default();
+        let (tp, fp, fn_) =
+            shingle_counts(&tokens(record["text"].as_str().unwrap(), cjk), &tokens(&predicted, cjk));
         if tp + fp > 0.0 {
-            precisions.push(if fp == 0.0 && fn_ == 0.0 {
-                1.0
-            } else {
-                tp / (tp + fp)
-            });
+            precisions.push(if fp == 0.0 && fn_ == 0.0 { 1.0 } else { tp / (tp + fp) });
         }
         if tp + fn_ > 0.0 {
-            recalls.push(if fp == 0.0 && fn_ == 0.0 {
-                1.0
-            } else {
-                tp / (tp + fn_)
-            });
+            recalls.push(if fp == 0.0 && fn_ == 0.0 { 1.0 } else { tp / (tp + fn_) });
         }
     }
     let mean = |v: &[f64]| {
-        if v.is_empty() {
-            0.0
-        } else {
-            v.iter().sum::<f64>() / v.len() as f64
-        }
+        if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 }
     };
     let (p, r) = (mean(&precisions), mean(&recalls));
-    if p + r > 0.0 {
-        2.0 * p * r / (p + r)
-    } else {
-        0.0
-    }
+    if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }
 }
 
 fn is_cjk(c: char) -> bool {
@@ -160,9 +127,5 @@ fn shingle_counts(truth: &[String], predicted: &[String]) -> (f64, f64, f64) {
         fn_ += (a - b).max(0) as f64;
     }
     let sum = tp + fp + fn_;
-    if sum > 0.0 {
-        (tp / sum, fp / sum, fn_ / sum)
-    } else {
-        (0.0, 0.0, 0.0)
-    }
+    if sum > 0.0 { (tp / sum, fp / sum, fn_ / sum) } else { (0.0, 0.0, 0.0) }
 }
