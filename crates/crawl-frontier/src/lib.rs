@@ -181,6 +181,13 @@ pub trait Frontier: Send + Sync {
     -> Result<(), FrontierError>;
 
     async fn stats(&self) -> Result<FrontierStats, FrontierError>;
+
+    /// Wait until the frontier may have new work to release (a URL was
+    /// admitted or requeued, a lease completed) or `timeout` passes. The
+    /// default polls; an implementation that can be told does better.
+    async fn wait_for_work(&self, timeout: Duration) {
+        tokio::time::sleep(timeout.min(Duration::from_millis(10))).await;
+    }
 }
 
 /// Random fencing tokens: unique per lease with overwhelming probability,

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use crawl_core::{FrontierEntry, HostKey, UrlHash};
-use tokio::time::Instant;
+use tokio::time::{Duration, Instant};
 
 use crate::{
     Admission, Candidate, Claim, Completed, Completion, Frontier, FrontierConfig, FrontierError,
@@ -76,11 +76,14 @@ impl State {
 pub struct MemoryFrontier {
     config: FrontierConfig,
     state: Mutex<State>,
+    /// Wakes the scheduler when work appears, so a host that becomes free
+    /// is released at once rather than at the next poll.
+    work: tokio::sync::Notify,
 }
 
 impl MemoryFrontier {
     pub fn new(config: FrontierConfig) -> MemoryFrontier {
-        MemoryFrontier { config, state: Mutex::new(State::default()) }
+        MemoryFrontier { config, state: Mutex::new(State::default()), work: tokio::sync::Notify::new() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -111,6 +114,10 @@ impl Frontier for MemoryFrontier {
             st.urls_queued += 1;
             st.host_for_push(&c.host, now).queue.push_back((c.hash, c.entry.clone()));
             out.push(Admission::Queued);
+        }
+        drop(st);
+        if out.contains(&Admission::Queued) {
+            self.work.notify_one();
         }
         Ok(out)
     }
@@ -187,6 +194,8 @@ impl Frontier for MemoryFrontier {
         host.lease = None;
         host.backoff = c.backoff;
         st.reschedule(&c.host, now + c.delay);
+        drop(st);
+        self.work.notify_one();
         Ok(Completed::Ok)
     }
 
@@ -200,7 +209,13 @@ impl Frontier for MemoryFrontier {
         let mut st = self.lock();
         st.urls_queued += 1;
         st.host_for_push(host, now).queue.push_front((hash, entry));
+        drop(st);
+        self.work.notify_one();
         Ok(())
+    }
+
+    async fn wait_for_work(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.work.notified()).await;
     }
 
     async fn stats(&self) -> Result<FrontierStats, FrontierError> {
@@ -236,7 +251,6 @@ impl Frontier for MemoryFrontier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::time::Duration;
 
     fn frontier() -> MemoryFrontier {
         MemoryFrontier::new(FrontierConfig::default())

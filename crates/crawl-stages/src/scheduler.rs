@@ -186,7 +186,7 @@ pub async fn run(
                 };
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(wait) => {}
+                    _ = scheduler.frontier.wait_for_work(wait) => {}
                 }
             }
         })

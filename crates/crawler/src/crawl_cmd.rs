@@ -103,6 +103,10 @@ pub async fn run(args: CrawlArgs) -> anyhow::Result<()> {
     let path = args.out.join("summary.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&json)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    let c = &report.counters;
+    if c.sum(RESPONSES) == 0 && c.sum(URL_FATES) > 0 {
+        anyhow::bail!("no URL could be fetched (see the summary above)");
+    }
     Ok(())
 }
 
@@ -113,7 +117,7 @@ fn print_progress(p: &Progress) {
     let errors = c.sum(URL_FATES) - pages;
     let _ = write!(
         std::io::stderr(),
-        "\r\x1b[K{:>6.0}s  {} fetched ({:.1}/s)  {} documents  {} queued in {} hosts ({} due, {} waiting)  {} failed/denied",
+        "\r\x1b[K{:>6.0}s  {} fetched ({:.1}/s)  {} documents  {} queued in {} hosts ({} due, {} waiting)  {} failed/denied  queues: fetch {} parse {}",
         p.elapsed.as_secs_f64(),
         pages,
         rate,
@@ -123,6 +127,8 @@ fn print_progress(p: &Progress) {
         p.frontier.hosts_due,
         p.frontier.hosts_waiting + p.frontier.hosts_backoff,
         errors,
+        p.fetch_queue,
+        p.parse_queue,
     );
 }
 
