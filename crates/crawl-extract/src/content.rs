@@ -90,6 +90,8 @@ impl Blocks {
 /// The selected article.
 #[derive(Debug)]
 pub struct Article {
+    /// The element chosen as the article container.
+    pub container: NodeId,
     /// Which blocks make up the article text, by index into [`Blocks::blocks`].
     pub kept: Vec<bool>,
 }
@@ -127,15 +129,25 @@ pub fn blocks(dom: &Dom, root: NodeId) -> Blocks {
 /// Picks the article container and the blocks to keep.
 ///
 /// The container is chosen twice: once trusting every hint, once trusting tags and roles
-/// only. When the two agree (one contains the other) the first, finer choice stands; when
-/// they do not, a class name hid the article (`<div class="health has-no-ticker">` around
-/// the whole story) and the tag-only choice wins. Either way, a named widget *inside* the
-/// container is still left out.
-pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId) -> Article {
+/// only. When the first choice lies within the second, the names did their job (they cut
+/// the comments off the story) and it stands; otherwise a name hid the article (Blogger's
+/// `<div class="widget Blog">` around the post) and the tag-only choice wins. Either way,
+/// a named widget *inside* the container is still left out.
+///
+/// A headline anchors the choice: the article is the prose that follows it. When the
+/// container holds none of that prose (a list of teasers with longer excerpts than a short
+/// story, say), the container is chosen again among the ancestors of the first paragraph
+/// after the headline, counting text by how close it sits to each candidate.
+pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>) -> Article {
     let strict = best_container(dom, blocks, root, true);
     let tags_only = best_container(dom, blocks, root, false);
     let related = |a: NodeId, b: NodeId| a == b || dom.ancestors(a).any(|x| x == b);
-    let container = if related(strict, tags_only) || related(tags_only, strict) { strict } else { tags_only };
+    let mut container = if related(strict, tags_only) { strict } else { tags_only };
+    if let Some(first) = headline.and_then(|h| first_paragraph_after(dom, blocks, h))
+        && !related(blocks.blocks[first].node, container)
+    {
+        container = closest_container(dom, blocks, blocks.blocks[first].node, root);
+    }
     let kept = blocks
         .blocks
         .iter()
@@ -147,7 +159,57 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId) -> Article {
                 && related(block.node, container)
         })
         .collect();
-    Article { kept }
+    Article { container, kept }
+}
+
+/// Index of the first prose paragraph after the headline element (within a short distance).
+fn first_paragraph_after(dom: &Dom, blocks: &Blocks, headline: NodeId) -> Option<usize> {
+    const LOOK_AHEAD: usize = 40;
+    let in_headline = |b: &Block| b.node == headline || dom.ancestors(b.node).any(|a| a == headline);
+    let start = blocks.blocks.iter().position(in_headline)?;
+    blocks.blocks[start + 1..]
+        .iter()
+        .take(LOOK_AHEAD)
+        .position(|b| {
+            !b.tag_junk && b.units >= PROSE_UNITS && b.link_density() <= MAX_LINK_DENSITY && !in_headline(b)
+        })
+        .map(|offset| start + 1 + offset)
+}
+
+/// The ancestor of `anchor` where prose is densest, text counting less the further it is
+/// nested below the candidate (1 for its children, ¼ two levels down, …), so that a
+/// distant list of teasers does not pull the choice up to a page-wide wrapper.
+fn closest_container(dom: &Dom, blocks: &Blocks, anchor: NodeId, root: NodeId) -> NodeId {
+    let chain: Vec<NodeId> = std::iter::once(anchor)
+        .chain(dom.ancestors(anchor).take_while(|&a| a != root))
+        .chain(std::iter::once(root))
+        .collect();
+    let mut on_chain = vec![usize::MAX; dom.nodes.len()];
+    for (level, id) in chain.iter().enumerate() {
+        on_chain[id.index()] = level;
+    }
+    let mut score = vec![0f32; chain.len()];
+    for block in &blocks.blocks {
+        let (good, bad) = block_value(block, blocks.text(block), block.tag_junk);
+        if good == 0.0 && bad == 0.0 {
+            continue;
+        }
+        let mut at = Some(block.node);
+        let mut distance = 0f32;
+        while let Some(id) = at {
+            if let Some(level) = on_chain.get(id.index()).copied().filter(|&l| l != usize::MAX) {
+                let weight = 1.0 / distance.max(1.0).powi(2);
+                score[level] += weight * (good - BOILERPLATE_COST * bad);
+            }
+            if id == root {
+                break;
+            }
+            distance += 1.0;
+            at = dom.node(id).parent;
+        }
+    }
+    let best = score.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(chain.len() - 1, |(i, _)| i);
+    chain[best]
 }
 
 /// The element with the best balance of prose over boilerplate.
@@ -624,7 +686,7 @@ mod tests {
         let dom = Dom::parse(html, 256);
         let body = dom.find(NodeId::DOCUMENT, &local_name!("body")).unwrap();
         let blocks = blocks(&dom, body);
-        select(&dom, &blocks, body).text(&blocks)
+        select(&dom, &blocks, body, None).text(&blocks)
     }
 
     const PROSE: &str = "The committee met on Tuesday to discuss the budget, and after a long debate it agreed to fund the new library.";

@@ -253,6 +253,18 @@ fn date_at(t: &[Token], now: DateTime<Utc>) -> Option<Found> {
         }
     };
     match t.first()? {
+        // 2019年4月3日 (Chinese, Japanese), 2019년 4월 3일 (Korean)
+        &Number(y, 4) if matches!(t.get(1), Some(Word("年" | "년"))) => {
+            match (t.get(2), t.get(3), t.get(4), t.get(5)) {
+                (
+                    Some(&Number(m, 1..=2)),
+                    Some(Word("月" | "월")),
+                    Some(&Number(d, 1..=2)),
+                    Some(Word(day)),
+                ) if day.starts_with(['日', '일']) => ymd(y, m, d),
+                _ => None,
+            }
+        }
         // 2021-10-20, 2021/10/20
         &Number(y, 4) if sep(t.get(1)) && sep(t.get(3)) => match (t.get(2), t.get(4)) {
             (Some(&Number(m, 1..=2)), Some(&Number(d, 1..=2))) => ymd(y, m, d),
@@ -394,6 +406,13 @@ mod tests {
         assert_eq!(day("Publicado el 20 de octubre de 2021").as_deref(), Some("2021-10-20"));
         assert_eq!(day("20. Oktober 2021").as_deref(), Some("2021-10-20"));
         assert_eq!(day("2021/10/20 update").as_deref(), Some("2021-10-20"));
+    }
+
+    #[test]
+    fn east_asian_dates() {
+        assert_eq!(day("2019年4月3日に発表").as_deref(), Some("2019-04-03"));
+        assert_eq!(day("发布时间：2012年1月17日 08:30").as_deref(), Some("2012-01-17"));
+        assert_eq!(day("2019년 4월 3일").as_deref(), Some("2019-04-03"));
     }
 
     #[test]

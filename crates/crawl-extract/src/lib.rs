@@ -176,24 +176,25 @@ pub fn extract(input: &Input, limits: &Limits) -> Result<Extracted, ExtractError
     drop(html);
     let head = meta::collect(&dom);
     let root = dom.find(NodeId::DOCUMENT, &local_name!("body")).unwrap_or(NodeId::DOCUMENT);
+    let site_name = head
+        .og_site_name
+        .clone()
+        .or_else(|| head.json_ld.publisher.clone())
+        .or_else(|| head.application_name.clone());
+    let (declared_title, headline_node) = headline(&head, site_name.as_deref());
     let blocks = content::blocks(&dom, root);
-    let article = content::select(&dom, &blocks, root);
+    let article = content::select(&dom, &blocks, root, headline_node);
     let text = article.text(&blocks);
+    let title = declared_title.or_else(|| displayed_headline(&blocks, &article));
 
     let base = links::base_url(input.url, head.base_href.as_deref());
     let canonical_url = head.canonical.as_deref().and_then(|href| links::resolve(&base, href));
     let links =
         links::collect(&dom, &base, &blocks.anchors, &article.kept, canonical_url.as_ref(), limits.max_links);
 
-    let dateline = Dateline::new(&blocks, &article);
+    let dateline = Dateline::new(&dom, &blocks, &article, headline_node);
     let source = dateline.lines().find_map(source_line);
-    let site_name = head
-        .og_site_name
-        .clone()
-        .or_else(|| head.json_ld.publisher.clone())
-        .or_else(|| head.application_name.clone());
-    let title = choose_title(&head, site_name.as_deref());
-    let published = published_at(&dom, &head, &dateline, input);
+    let published = published_at(&dom, &head, &article, headline_node, &dateline, input);
     let modified = head
         .json_ld
         .modified
@@ -238,26 +239,37 @@ fn top_level_domain(url: &Url) -> Option<&str> {
     }
 }
 
-/// The short lines around the start of the article, where bylines and datelines live.
+/// The short lines around the headline and the start of the article, where bylines and
+/// datelines live.
 struct Dateline<'a> {
     blocks: &'a Blocks,
-    range: std::ops::Range<usize>,
+    around_headline: std::ops::Range<usize>,
+    article: std::ops::Range<usize>,
 }
 
 impl<'a> Dateline<'a> {
-    /// Blocks before the article that close to it, and the article's own blocks.
-    const BEFORE: usize = 6;
+    const BEFORE_HEADLINE: usize = 3;
+    const AFTER_HEADLINE: usize = 8;
+    const BEFORE_ARTICLE: usize = 6;
     const MAX_UNITS: u32 = 200;
 
-    fn new(blocks: &'a Blocks, article: &Article) -> Self {
+    fn new(dom: &Dom, blocks: &'a Blocks, article: &Article, headline: Option<NodeId>) -> Self {
         let first = article.kept.iter().position(|&k| k).unwrap_or(0);
         let last = article.kept.iter().rposition(|&k| k).map_or(blocks.blocks.len(), |l| l + 1);
-        Dateline { blocks, range: first.saturating_sub(Self::BEFORE)..last }
+        let headline_block = headline.and_then(|h| {
+            blocks.blocks.iter().position(|b| b.node == h || dom.ancestors(b.node).any(|a| a == h))
+        });
+        let around_headline = headline_block.map_or(0..0, |h| {
+            h.saturating_sub(Self::BEFORE_HEADLINE)..(h + Self::AFTER_HEADLINE).min(blocks.blocks.len())
+        });
+        Dateline { blocks, around_headline, article: first.saturating_sub(Self::BEFORE_ARTICLE)..last }
     }
 
     fn lines(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.blocks.blocks[self.range.clone()]
+        let blocks = &self.blocks.blocks;
+        blocks[self.around_headline.clone()]
             .iter()
+            .chain(&blocks[self.article.clone()])
             .filter(|b| b.units <= Self::MAX_UNITS)
             .map(|b| self.blocks.text(b))
     }
@@ -285,44 +297,105 @@ fn source_line(line: &str) -> Option<String> {
     (1..=6).contains(&(end - start)).then(|| source.to_owned())
 }
 
-fn published_at(dom: &Dom, head: &Head, dateline: &Dateline, input: &Input) -> Option<Found> {
+/// The publication date, from the most to the least deliberate statement of it: metadata,
+/// a `<time>` marked as the publication time or standing with the article, a dateline, the
+/// URL.
+fn published_at(
+    dom: &Dom,
+    head: &Head,
+    article: &Article,
+    headline: Option<NodeId>,
+    dateline: &Dateline,
+    input: &Input,
+) -> Option<Found> {
     let now = input.fetched_at;
-    let declared =
-        head.json_ld.published.iter().chain(&head.published).find_map(|v| dates::parse_value(v, now));
+    let mut metas: Vec<&(u8, String)> = head.published.iter().collect();
+    metas.sort_by_key(|(rank, _)| *rank);
+    let declared = head
+        .json_ld
+        .published
+        .iter()
+        .chain(metas.into_iter().map(|(_, v)| v))
+        .chain(&head.json_ld.created)
+        .find_map(|v| dates::parse_value(v, now));
+    // The article's header (headline, byline, time) often sits next to the text container,
+    // or anywhere after the headline.
+    let around = dom.node(article.container).parent.unwrap_or(article.container);
     declared
         .or_else(|| {
             let marked = head.times.iter().filter(|(_, _, published)| *published);
-            let in_article = head.times.iter().filter(|(id, _, _)| dom.ancestors(*id).count() > 0);
-            marked.chain(in_article).find_map(|(_, v, _)| dates::parse_value(v, now))
+            let in_article = head.times.iter().filter(|(id, _, _)| dom.ancestors(*id).any(|a| a == around));
+            let after_headline = head.times.iter().filter(|(id, _, _)| headline.is_some_and(|h| *id > h));
+            marked.chain(in_article).chain(after_headline).find_map(|(_, v, _)| dates::parse_value(v, now))
         })
         .or_else(|| dateline.lines().find_map(|line| dates::find_in_text(line, now)))
         .or_else(|| dates::from_url(input.url, now))
 }
 
+/// The heading shown just above the article (or at its top), when no heading matched a
+/// declared title: pages whose `og:title` is a marketing variant still show the headline.
+fn displayed_headline(blocks: &Blocks, article: &Article) -> Option<String> {
+    const BEFORE: usize = 15;
+    const AFTER: usize = 3;
+    let first = article.kept.iter().position(|&k| k)?;
+    let window = &blocks.blocks[first.saturating_sub(BEFORE)..(first + AFTER).min(blocks.blocks.len())];
+    let words = |b: &&content::Block| (2..=30).contains(&blocks.text(b).split_whitespace().count());
+    let level = |wanted: u8| {
+        window
+            .iter()
+            .rev()
+            .filter(words)
+            .find(|b| b.kind == content::BlockKind::Heading(wanted) && b.link_units * 2 < b.units)
+    };
+    level(1).or_else(|| level(2)).map(|b| blocks.text(b).to_owned())
+}
+
 /// Separators between a headline and the site name in `<title>`.
 const TITLE_SEPARATORS: &[&str] = &[" | ", " - ", " – ", " — ", " · ", " :: ", " » ", " // ", " • "];
 
-fn choose_title(head: &Head, site_name: Option<&str>) -> Option<String> {
-    let tag = head.title.as_deref().map(|t| strip_site_name(t, site_name));
-    let og = head.og_title.as_deref().map(|t| strip_site_name(t, site_name));
+/// The title and the heading element that shows the headline.
+///
+/// The heading is the longest `<h1>`–`<h3>` that agrees with a declared title (equal to one,
+/// or part of the full `<title>` or `og:title`); it anchors the article. The title is the
+/// declared one (`og:title`, JSON-LD `headline`) without the site's name around it, or the
+/// heading when it is that title minus decoration; without a declared title, the heading
+/// beats `<title>`, which often carries section and site names no separator rule catches.
+fn headline(head: &Head, site_name: Option<&str>) -> (Option<String>, Option<NodeId>) {
+    let og = head.og_title.as_deref().map(|t| strip_site_name(t, site_name, false));
+    let tag = head.title.as_deref().map(|t| strip_site_name(t, site_name, true));
     let declared = [og.as_deref(), head.json_ld.headline.as_deref(), tag.as_deref()];
-    // The headline as displayed, when it agrees with what the page declares.
-    for (_, h1) in &head.h1 {
-        if declared.iter().flatten().any(|d| same_text(d, h1)) {
-            return Some(h1.clone());
-        }
-    }
-    declared
-        .into_iter()
-        .flatten()
-        .find(|t| !t.is_empty())
-        .map(str::to_owned)
-        .or_else(|| head.h1.first().map(|(_, h)| h.clone()))
+    let full_titles: Vec<String> =
+        [head.title.as_deref(), head.og_title.as_deref()].into_iter().flatten().map(norm).collect();
+    let agrees = |text: &str| {
+        let n = norm(text);
+        declared.iter().flatten().any(|d| norm(d) == n)
+            || (n.chars().count() >= 10 && full_titles.iter().any(|t| t.contains(&n)))
+    };
+    let heading = head
+        .headings
+        .iter()
+        .filter(|(_, _, text)| agrees(text))
+        .max_by_key(|(level, _, text)| (text.chars().count(), std::cmp::Reverse(*level)));
+    let heading_text = heading.map(|(_, _, text)| text.clone());
+    let declared_title = og.or_else(|| head.json_ld.headline.clone()).filter(|t| !t.is_empty());
+    // A declared title that wraps the displayed headline in a little decoration
+    // ("r/Subreddit - …", "… ｜ Site GetNews") gives way to the headline.
+    let decorates = |declared: &str, h: &str| {
+        let (declared, h) = (norm(declared), norm(h));
+        declared.contains(&h) && h.len() * 2 > declared.len()
+    };
+    let title = match (declared_title, heading_text) {
+        (Some(declared), Some(h)) if decorates(&declared, &h) => Some(h),
+        (Some(declared), _) => Some(declared),
+        (None, Some(h)) if head.title.as_deref().is_none_or(|t| decorates(t, &h)) => Some(h),
+        (None, _) => tag.filter(|t| !t.is_empty()),
+    };
+    (title, heading.map(|(_, id, _)| *id))
 }
 
-/// "Headline - Site" → "Headline" when the end (or start) names the site, or looks like a
-/// short site suffix after a longer headline.
-fn strip_site_name(title: &str, site_name: Option<&str>) -> String {
+/// "Headline - Site" → "Headline" when the end (or start) names the site; with `guess`,
+/// also when the end looks like a short site or section name after a longer headline.
+fn strip_site_name(title: &str, site_name: Option<&str>, guess: bool) -> String {
     let title = collapse(title);
     let names_site = |part: &str| {
         let part = part.trim();
@@ -334,7 +407,7 @@ fn strip_site_name(title: &str, site_name: Option<&str>) -> String {
             let (headline, suffix) = (&title[..at], &title[at + sep.len()..]);
             let short_suffix =
                 suffix.split_whitespace().count() <= 4 && headline.split_whitespace().count() >= 4;
-            if names_site(suffix) || (site_name.is_none() && short_suffix) {
+            if names_site(suffix) || (guess && site_name.is_none() && short_suffix) {
                 return headline.trim().to_owned();
             }
         }
@@ -409,15 +482,15 @@ mod tests {
     #[test]
     fn site_name_suffixes_are_stripped() {
         assert_eq!(
-            strip_site_name("Budget agreed after long debate - Le Monde", Some("Le Monde")),
+            strip_site_name("Budget agreed after long debate - Le Monde", Some("Le Monde"), false),
             "Budget agreed after long debate"
         );
-        assert_eq!(strip_site_name("LE MONDE | Budget agreed", Some("Le Monde")), "Budget agreed");
+        assert_eq!(strip_site_name("LE MONDE | Budget agreed", Some("Le Monde"), false), "Budget agreed");
         assert_eq!(
-            strip_site_name("Budget agreed after long debate | The Paper", None),
+            strip_site_name("Budget agreed after long debate | The Paper", None, true),
             "Budget agreed after long debate"
         );
-        assert_eq!(strip_site_name("Brexit - what next", None), "Brexit - what next");
+        assert_eq!(strip_site_name("Brexit - what next", None, true), "Brexit - what next");
     }
 
     #[test]

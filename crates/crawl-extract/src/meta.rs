@@ -14,6 +14,9 @@ use crate::dom::{Dom, NodeData, NodeId};
 /// metadata).
 const MAX_JSON_LD: usize = 256 << 10;
 
+/// Headings beyond this many are section titles of long pages, not the headline.
+const MAX_HEADINGS: usize = 64;
+
 /// Raw metadata, in document order where several exist.
 #[derive(Debug, Default)]
 pub struct Head {
@@ -30,9 +33,12 @@ pub struct Head {
     pub og_locale: Option<String>,
     pub application_name: Option<String>,
     pub author: Option<String>,
-    pub published: Vec<String>,
+    /// Publication dates from `<meta>` and microdata, with their rank (0 = the most
+    /// deliberate: `article:published_time`; 2 = analytics and generic `date` tags).
+    pub published: Vec<(u8, String)>,
     pub modified: Vec<String>,
-    pub h1: Vec<(NodeId, String)>,
+    /// `<h1>`–`<h3>` elements (level, element, text), the first [`MAX_HEADINGS`] of them.
+    pub headings: Vec<(u8, NodeId, String)>,
     /// `<time>` elements: (element, datetime attribute or text, whether marked as publication).
     pub times: Vec<(NodeId, String, bool)>,
     /// Elements that name the author (itemprop/rel/class "author", "byline").
@@ -45,6 +51,8 @@ pub struct Head {
 pub struct JsonLd {
     pub headline: Option<String>,
     pub published: Option<String>,
+    /// `dateCreated`: weaker than any `datePublished`, meta tags included.
+    pub created: Option<String>,
     pub modified: Option<String>,
     pub authors: Vec<String>,
     pub publisher: Option<String>,
@@ -80,7 +88,8 @@ pub fn collect(dom: &Dom) -> Head {
             local_name!("meta") => meta_tag(
                 &mut head,
                 element.attr("name").or(element.attr("property")),
-                element.attr("content"),
+                // Some publishers (and archived copies) put the value in `value=`.
+                element.attr("content").or(element.attr("value")),
                 element.attr("itemprop"),
             ),
             local_name!("script") => {
@@ -88,16 +97,25 @@ pub fn collect(dom: &Dom) -> Head {
                 {
                     let text = dom.text_of(id);
                     if text.len() <= MAX_JSON_LD
-                        && let Ok(value) = serde_json::from_str::<Value>(text.trim().trim_end_matches(';'))
+                        && let Ok(value) = serde_json::from_str::<Value>(unwrap_script(&text))
                     {
                         head.json_ld.visit(&value, 0);
                     }
                 }
             }
-            local_name!("h1") => {
-                let text = collapse(&dom.text_of(id));
+            local_name!("h1") | local_name!("h2") | local_name!("h3")
+                if head.headings.len() < MAX_HEADINGS =>
+            {
+                let level = match element.name {
+                    local_name!("h1") => 1,
+                    local_name!("h2") => 2,
+                    _ => 3,
+                };
+                let mut text = collapse(&dom.text_of(id));
+                // Permalink markers some generators append to headings.
+                text.truncate(text.trim_end_matches(['¶', '#', '§']).trim_end().len());
                 if !text.is_empty() {
-                    head.h1.push((id, text));
+                    head.headings.push((level, id, text));
                 }
             }
             local_name!("time") => {
@@ -113,7 +131,7 @@ pub fn collect(dom: &Dom) -> Head {
             if let Some(prop) = element.attr("itemprop") {
                 let value = element.attr("content").or(element.attr("datetime"));
                 match prop {
-                    "datePublished" => head.published.extend(value.map(str::to_owned)),
+                    "datePublished" => head.published.extend(value.map(|v| (1, v.to_owned()))),
                     "dateModified" => head.modified.extend(value.map(str::to_owned)),
                     "author" | "creator" => head.bylines.push(id),
                     _ => {}
@@ -149,7 +167,7 @@ fn meta_tag(head: &mut Head, name: Option<&str>, content: Option<&str>, itemprop
     };
     if let Some(prop) = itemprop {
         match prop {
-            "datePublished" => head.published.push(content.to_owned()),
+            "datePublished" => head.published.push((1, content.to_owned())),
             "dateModified" => head.modified.push(content.to_owned()),
             _ => {}
         }
@@ -190,28 +208,27 @@ fn meta_tag(head: &mut Head, name: Option<&str>, content: Option<&str>, itemprop
         {
             set(&mut head.author)
         }
-        b"article:published_time"
-        | b"og:published_time"
-        | b"article:published"
-        | b"published_time"
+        b"article:published_time" | b"og:article:published_time" | b"og:published_time" | b"article:published" => {
+            head.published.push((0, content.to_owned()))
+        }
+        b"datepublished" | b"dc.date.issued" | b"dcterms.created" | b"dcterms.issued" | b"citation_publication_date" => {
+            head.published.push((1, content.to_owned()))
+        }
+        b"published_time"
         | b"pubdate"
         | b"publishdate"
         | b"publish-date"
         | b"publish_date"
         | b"date"
         | b"dc.date"
-        | b"dc.date.issued"
-        | b"dcterms.created"
         | b"dcterms.date"
-        | b"dcterms.issued"
         | b"sailthru.date"
         | b"parsely-pub-date"
-        | b"citation_publication_date"
         | b"originalpublicationdate"
         | b"article.published"
-        | b"datepublished"
-        | b"release_date" => head.published.push(content.to_owned()),
+        | b"release_date" => head.published.push((2, content.to_owned())),
         b"article:modified_time"
+        | b"og:article:modified_time"
         | b"og:updated_time"
         | b"article:modified"
         | b"modified_time"
@@ -255,7 +272,8 @@ impl JsonLd {
             |key: &str| object.get(key).and_then(Value::as_str).map(collapse).filter(|s| !s.is_empty());
         self.article = article;
         self.headline = text("headline").or_else(|| text("name")).or(self.headline.take());
-        self.published = text("datePublished").or_else(|| text("dateCreated")).or(self.published.take());
+        self.published = text("datePublished").or(self.published.take());
+        self.created = text("dateCreated").or(self.created.take());
         self.modified = text("dateModified").or(self.modified.take());
         self.description = text("description").or(self.description.take());
         self.language = text("inLanguage").or(self.language.take());
@@ -296,6 +314,17 @@ fn person_names(value: &Value, out: &mut Vec<String>) {
         _ => {}
     }
     out.retain(|name| !name.is_empty());
+}
+
+/// A script's JSON without the wrappers old pages put around it (`<![CDATA[ … ]]>`,
+/// `<!-- … -->`, a trailing `;`).
+fn unwrap_script(text: &str) -> &str {
+    let mut text = text.trim();
+    for (open, close) in [("//<![CDATA[", "//]]>"), ("<![CDATA[", "]]>"), ("<!--", "-->")] {
+        text = text.strip_prefix(open).unwrap_or(text).trim_start();
+        text = text.strip_suffix(close).unwrap_or(text).trim_end();
+    }
+    text.trim_end_matches(';').trim_end()
 }
 
 /// Collapses runs of whitespace to one space and trims.
