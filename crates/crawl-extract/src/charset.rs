@@ -43,6 +43,12 @@ pub fn sniff(
         return (encoding, 0, Source::Http);
     }
     if let Some(encoding) = prescan(&body[..body.len().min(PRESCAN_BYTES)]) {
+        // A page re-encoded to UTF-8 by its CMS or a proxy often keeps its old <meta>.
+        // Legacy-encoded text with non-ASCII bytes is practically never valid UTF-8, so
+        // valid UTF-8 with non-ASCII content is UTF-8, whatever the <meta> says.
+        if encoding != UTF_8 && !body.is_ascii() && std::str::from_utf8(body).is_ok() {
+            return (UTF_8, 0, Source::Meta);
+        }
         return (encoding, 0, Source::Meta);
     }
     (detect(body, tld), 0, Source::Detected)
@@ -331,6 +337,14 @@ mod tests {
             Some(WINDOWS_1252)
         );
         assert_eq!(prescan(b"<metadata charset=koi8-r>"), None);
+    }
+
+    #[test]
+    fn valid_utf8_overrides_a_stale_meta_label() {
+        let body = "<meta charset=shift_jis><p>脆弱性対策情報</p>".as_bytes();
+        assert_eq!(source(body, None), ("UTF-8", Source::Meta));
+        let (latin, _, _) = WINDOWS_1252.encode("<meta charset=windows-1252><p>déjà vu</p>");
+        assert_eq!(source(&latin, None), ("windows-1252", Source::Meta));
     }
 
     #[test]

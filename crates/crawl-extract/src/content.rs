@@ -148,7 +148,7 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
     {
         container = closest_container(dom, blocks, blocks.blocks[first].node, root);
     }
-    let kept = blocks
+    let mut kept: Vec<bool> = blocks
         .blocks
         .iter()
         .map(|block| {
@@ -159,20 +159,61 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
                 && related(block.node, container)
         })
         .collect();
+    let headline_block = headline.and_then(|h| block_of(dom, blocks, h));
+    if let Some(h) = headline_block.filter(|&h| kept[h..].iter().any(|&k| k)) {
+        // Nothing before the headline is its article (teasers above it in the same column).
+        kept[..h].iter_mut().for_each(|k| *k = false);
+    }
+    cut_after_trailing_boilerplate(blocks, &mut kept);
     Article { container, kept }
+}
+
+/// Ends the article where a long stretch of boilerplate follows it: tags, share buttons,
+/// comments and "related" lists, after which a container that was chosen too wide
+/// (a column with teasers below the story) would go on with other stories.
+fn cut_after_trailing_boilerplate(blocks: &Blocks, kept: &mut [bool]) {
+    /// A kept block this long is article text and resets the stretch.
+    const TEXT_UNITS: u32 = 30;
+    /// The stretch must be this long, and at least ¾ as long as the text before it.
+    const MIN_STRETCH: u32 = 400;
+    let mut text = 0u32;
+    let mut stretch = 0u32;
+    let mut stretch_start = None;
+    for (i, block) in blocks.blocks.iter().enumerate() {
+        if kept[i] && block.units >= TEXT_UNITS {
+            if text >= PROSE_UNITS * 2 && stretch >= MIN_STRETCH.max(text * 3 / 4) {
+                let start = stretch_start.unwrap_or(i);
+                kept[start..].iter_mut().for_each(|k| *k = false);
+                return;
+            }
+            text += block.units;
+            stretch = 0;
+            stretch_start = None;
+        } else if !kept[i] && text > 0 && is_boilerplate(block) {
+            stretch += block.units;
+            stretch_start.get_or_insert(i);
+        }
+    }
+}
+
+fn is_boilerplate(block: &Block) -> bool {
+    block.tag_junk || block.named_junk.is_some() || block.link_density() > MAX_LINK_DENSITY
+}
+
+/// Index of the first block inside `element`.
+fn block_of(dom: &Dom, blocks: &Blocks, element: NodeId) -> Option<usize> {
+    blocks.blocks.iter().position(|b| b.node == element || dom.ancestors(b.node).any(|a| a == element))
 }
 
 /// Index of the first prose paragraph after the headline element (within a short distance).
 fn first_paragraph_after(dom: &Dom, blocks: &Blocks, headline: NodeId) -> Option<usize> {
     const LOOK_AHEAD: usize = 40;
     let in_headline = |b: &Block| b.node == headline || dom.ancestors(b.node).any(|a| a == headline);
-    let start = blocks.blocks.iter().position(in_headline)?;
+    let start = block_of(dom, blocks, headline)?;
     blocks.blocks[start + 1..]
         .iter()
         .take(LOOK_AHEAD)
-        .position(|b| {
-            !b.tag_junk && b.units >= PROSE_UNITS && b.link_density() <= MAX_LINK_DENSITY && !in_headline(b)
-        })
+        .position(|b| !is_boilerplate(b) && b.units >= PROSE_UNITS && !in_headline(b))
         .map(|offset| start + 1 + offset)
 }
 
@@ -575,15 +616,21 @@ fn junk_kind(element: &Element, in_landmark: bool) -> Option<Junk> {
     ) {
         return None;
     }
-    let named = |attr| element.attr(attr).is_some_and(boilerplate_name);
-    (named("class") || named("id")).then_some(Junk::Name)
+    let named = |attr, is_id| element.attr(attr).is_some_and(|v| boilerplate_name(v, is_id));
+    (named("class", false) || named("id", true)).then_some(Junk::Name)
 }
 
 /// Whether a class or id value names a boilerplate widget ("share-buttons", "commentList").
-/// Layout flags that merely mention one ("has-sidebar", "no-ticker") do not count.
-fn boilerplate_name(value: &str) -> bool {
+/// Layout flags that merely mention one ("has-sidebar", "no-ticker") do not count, nor do
+/// ids made from a heading ("sharing-with-a-single-developer": hyphenated, several words).
+fn boilerplate_name(value: &str, is_id: bool) -> bool {
+    const MAX_SLUG_WORDS: usize = 3;
     value.split_ascii_whitespace().any(|class| {
-        let mut words = class.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty());
+        let words = || class.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty());
+        if is_id && !class.contains('_') && words().count() > MAX_SLUG_WORDS {
+            return false;
+        }
+        let mut words = words();
         let Some(first) = words.next() else { return false };
         const FLAGS: &[&str] = &["has", "no", "with", "without", "is", "show", "hide", "enable", "disable"];
         if FLAGS.iter().any(|f| first.eq_ignore_ascii_case(f)) {
@@ -655,7 +702,10 @@ fn boilerplate_word(word: &[u8]) -> bool {
         b"shares",
         b"sharing",
     ];
-    const PREFIXES: &[&[u8]] = &[
+    // Compounds ("sharebar", "commentlist", "socialicons"): a widget word followed by a
+    // word for a piece of layout. A bare prefix test would also catch slugs made from
+    // headings ("shared-mutable-history", "commentary").
+    const STEMS: &[&[u8]] = &[
         b"comment",
         b"share",
         b"social",
@@ -668,14 +718,48 @@ fn boilerplate_word(word: &[u8]) -> bool {
         b"navbar",
         b"sponsor",
         b"promo",
-        b"subscri",
+        b"subscribe",
         b"cookie",
         b"popup",
         b"outbrain",
         b"taboola",
         b"disqus",
+        b"nav",
+        b"menu",
+        b"ad",
+        b"tag",
     ];
-    EXACT.contains(&word) || PREFIXES.iter().any(|p| word.starts_with(p))
+    const PARTS: &[&[u8]] = &[
+        b"s",
+        b"bar",
+        b"box",
+        b"list",
+        b"links",
+        b"link",
+        b"tools",
+        b"buttons",
+        b"button",
+        b"area",
+        b"wrapper",
+        b"wrap",
+        b"container",
+        b"section",
+        b"block",
+        b"widget",
+        b"module",
+        b"count",
+        b"form",
+        b"icons",
+        b"panel",
+        b"items",
+        b"thread",
+        b"slot",
+        b"unit",
+        b"banner",
+        b"zone",
+    ];
+    EXACT.contains(&word)
+        || STEMS.iter().any(|stem| word.strip_prefix(*stem).is_some_and(|rest| PARTS.contains(&rest)))
 }
 
 #[cfg(test)]
@@ -728,13 +812,18 @@ mod tests {
 
     #[test]
     fn boilerplate_names_are_matched_by_word() {
-        assert!(boilerplate_name("share-buttons"));
-        assert!(boilerplate_name("commentList"));
-        assert!(boilerplate_name("col sidebar-right"));
-        assert!(!boilerplate_name("health has-no-ticker"));
-        assert!(!boilerplate_name("page no-sidebar"));
-        assert!(!boilerplate_name("article-body"));
-        assert!(!boilerplate_name("shadow header-image"));
-        assert!(!boilerplate_name("navigator-wide"));
+        assert!(boilerplate_name("share-buttons", false));
+        assert!(boilerplate_name("commentList", false));
+        assert!(boilerplate_name("col sidebar-right", false));
+        assert!(!boilerplate_name("health has-no-ticker", false));
+        assert!(!boilerplate_name("page no-sidebar", false));
+        assert!(!boilerplate_name("article-body", false));
+        assert!(!boilerplate_name("shadow header-image", false));
+        assert!(!boilerplate_name("navigator-wide", false));
+        assert!(boilerplate_name("sharebar socialIcons", false));
+        assert!(!boilerplate_name("evolve-shared-mutable-history", true));
+        assert!(!boilerplate_name("sharing-with-a-single-developer", true));
+        assert!(!boilerplate_name("commentary adamant", false));
+        assert!(boilerplate_name("article_related_by_category_and_tag_0", true));
     }
 }
