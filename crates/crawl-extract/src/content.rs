@@ -56,6 +56,8 @@ pub struct Block {
     tag_junk: bool,
     /// The innermost enclosing element whose class or id names a widget.
     named_junk: Option<NodeId>,
+    /// An excerpt under a linked headline, in a list of such (a stream of teasers).
+    teaser: bool,
 }
 
 impl Block {
@@ -118,12 +120,40 @@ pub fn blocks(dom: &Dom, root: NodeId) -> Blocks {
         open: Vec::new(),
         para: Para::default(),
         link: None,
+        link_leaves_page: false,
         tag_junk: 0,
         named_junk: Vec::new(),
         landmark: 0,
     };
     walk.run(root);
+    mark_teasers(&mut walk.out.blocks);
     walk.out
+}
+
+/// Marks teaser excerpts: a short paragraph right under a heading that links to another
+/// page, when the pattern repeats nearby. One "Read also: <link>" before a paragraph is not
+/// a stream.
+fn mark_teasers(blocks: &mut [Block]) {
+    const REPEAT_WITHIN: usize = 4;
+    let headline_link = |b: &Block| {
+        matches!(b.kind, BlockKind::Heading(_)) && b.link_density() > MAX_LINK_DENSITY && b.units < 200
+    };
+    // Excerpts are a sentence or two; the long paragraphs under linked headings of a
+    // listicle ("“RIGS” ($50)" then a review) are the article.
+    let excerpt = |b: &Block| b.link_density() <= MAX_LINK_DENSITY && (40..=320).contains(&b.units);
+    let candidates: Vec<usize> = (1..blocks.len())
+        .filter(|&i| {
+            excerpt(&blocks[i])
+                && (headline_link(&blocks[i - 1])
+                    || (i >= 2 && blocks[i - 1].units < 30 && headline_link(&blocks[i - 2])))
+        })
+        .collect();
+    for (n, &i) in candidates.iter().enumerate() {
+        let near = |j: Option<&usize>| j.is_some_and(|&j| j.abs_diff(i) <= REPEAT_WITHIN);
+        if near(n.checked_sub(1).and_then(|p| candidates.get(p))) || near(candidates.get(n + 1)) {
+            blocks[i].teaser = true;
+        }
+    }
 }
 
 /// Picks the article container and the blocks to keep.
@@ -154,6 +184,7 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
         .map(|block| {
             let inside = |id: NodeId| id != container && related(id, container);
             !block.tag_junk
+                && !block.teaser
                 && !block.named_junk.is_some_and(inside)
                 && block.link_density() <= MAX_LINK_DENSITY
                 && related(block.node, container)
@@ -197,7 +228,7 @@ fn cut_after_trailing_boilerplate(blocks: &Blocks, kept: &mut [bool]) {
 }
 
 fn is_boilerplate(block: &Block) -> bool {
-    block.tag_junk || block.named_junk.is_some() || block.link_density() > MAX_LINK_DENSITY
+    block.tag_junk || block.teaser || block.named_junk.is_some() || block.link_density() > MAX_LINK_DENSITY
 }
 
 /// Index of the first block inside `element`.
@@ -231,7 +262,7 @@ fn closest_container(dom: &Dom, blocks: &Blocks, anchor: NodeId, root: NodeId) -
     }
     let mut score = vec![0f32; chain.len()];
     for block in &blocks.blocks {
-        let (good, bad) = block_value(block, blocks.text(block), block.tag_junk);
+        let (good, bad) = block_value(block, blocks.text(block), block.tag_junk || block.teaser);
         if good == 0.0 && bad == 0.0 {
             continue;
         }
@@ -258,7 +289,7 @@ fn best_container(dom: &Dom, blocks: &Blocks, root: NodeId, trust_names: bool) -
     let mut good = vec![0f32; dom.nodes.len()];
     let mut bad = vec![0f32; dom.nodes.len()];
     for block in &blocks.blocks {
-        let junk = block.tag_junk || (trust_names && block.named_junk.is_some());
+        let junk = block.tag_junk || block.teaser || (trust_names && block.named_junk.is_some());
         let (g, b) = block_value(block, blocks.text(block), junk);
         if g == 0.0 && b == 0.0 {
             continue;
@@ -333,6 +364,9 @@ struct Walk<'d> {
     para: Para,
     /// The anchor being read, as an index into `out.anchors`.
     link: Option<usize>,
+    /// Whether that anchor counts as a link (a `#section` link or a named anchor is part
+    /// of the text, not navigation).
+    link_leaves_page: bool,
     /// How many elements that are boilerplate by tag or role enclose the position.
     tag_junk: u32,
     /// Enclosing elements whose class or id names a widget, innermost last.
@@ -420,6 +454,12 @@ impl Walk<'_> {
         }
         if link {
             self.link = Some(self.out.anchors.len());
+            // `#section` points into this page (a table of contents, a permalink); a bare
+            // `#`, a `#!route` or `javascript:` drives a widget and counts as a link.
+            self.link_leaves_page = element.attr("href").is_some_and(|href| {
+                let fragment = href.trim().strip_prefix('#');
+                !fragment.is_some_and(|f| !f.is_empty() && !f.starts_with('!'))
+            });
             self.out.anchors.push(Anchor { node: id, block: self.out.blocks.len(), text: String::new() });
         }
         Some(Entered { block: kind.is_some(), junk, landmark, link })
@@ -439,7 +479,9 @@ impl Walk<'_> {
             let units = word.chars().map(char_units).sum::<u32>();
             self.para.units += units;
             if let Some(link) = self.link {
-                self.para.link_units += units;
+                if self.link_leaves_page {
+                    self.para.link_units += units;
+                }
                 let anchor = &mut self.out.anchors[link].text;
                 if anchor.len() < MAX_ANCHOR_TEXT {
                     if space && !anchor.is_empty() {
@@ -465,6 +507,7 @@ impl Walk<'_> {
                 link_units: self.para.link_units,
                 tag_junk: self.tag_junk > 0,
                 named_junk: self.named_junk.last().copied(),
+                teaser: false,
             });
         }
         self.para = Para { start: self.out.text.len(), ..Para::default() };
