@@ -30,6 +30,8 @@ const PROSE_UNITS: u32 = 60;
 const MAX_LINK_DENSITY: f32 = 0.5;
 /// How much one unit of boilerplate costs a candidate container, against one unit of prose.
 const BOILERPLATE_COST: f32 = 0.4;
+/// The headline joins the text when at most this many blocks separate it from the article.
+const HEADLINE_GAP: usize = 8;
 /// Anchor text is cut at this many bytes (a whole teaser paragraph is not a link label).
 const MAX_ANCHOR_TEXT: usize = 300;
 
@@ -196,6 +198,12 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
         kept[..h].iter_mut().for_each(|k| *k = false);
     }
     cut_after_trailing_boilerplate(blocks, &mut kept);
+    // The headline heads the text even when it sits outside the container, just above it.
+    if let Some(h) = headline_block
+        && kept.iter().position(|&k| k).is_some_and(|first| first > h && first - h <= HEADLINE_GAP)
+    {
+        kept[h] = true;
+    }
     Article { container, kept }
 }
 
@@ -424,6 +432,10 @@ impl Walk<'_> {
 
     /// Returns `None` when the element's subtree is not visible text at all.
     fn enter(&mut self, id: NodeId, element: &Element) -> Option<Entered> {
+        if element.math {
+            // A formula reads as inline text.
+            return Some(Entered { block: false, junk: None, landmark: false, link: false });
+        }
         if !element.html || is_invisible(element) {
             return None;
         }

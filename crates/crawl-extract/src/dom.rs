@@ -62,6 +62,8 @@ pub struct Element {
     pub name: LocalName,
     /// False for SVG and MathML elements, whose `<title>`/`<a>` are not the HTML ones.
     pub html: bool,
+    /// MathML: formulas are text, unlike the rest of the foreign content.
+    pub math: bool,
     pub attrs: Vec<Attribute>,
 }
 
@@ -313,8 +315,8 @@ impl TreeSink for Sink {
 
     fn create_element(&self, name: QualName, attrs: Vec<Attribute>, flags: ElementFlags) -> Handle {
         let mut dom = self.dom.borrow_mut();
-        let html = name.ns == ns!(html);
-        let id = dom.push(NodeData::Element(Element { name: name.local.clone(), html, attrs }));
+        let (html, math) = (name.ns == ns!(html), name.ns == ns!(mathml));
+        let id = dom.push(NodeData::Element(Element { name: name.local.clone(), html, math, attrs }));
         if flags.template {
             // The template's contents: a fragment right after it in the arena, never attached.
             dom.push(NodeData::Document);
