@@ -198,11 +198,19 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
         kept[..h].iter_mut().for_each(|k| *k = false);
     }
     cut_after_trailing_boilerplate(blocks, &mut kept);
-    // The headline heads the text even when it sits outside the container, just above it.
+    // The headline heads the text even when it sits outside the container, just above it,
+    // and so do the standfirst and the lead photo's caption between them (not the byline,
+    // the date or the share buttons).
     if let Some(h) = headline_block
-        && kept.iter().position(|&k| k).is_some_and(|first| first > h && first - h <= HEADLINE_GAP)
+        && let Some(first) =
+            kept.iter().position(|&k| k).filter(|&first| first > h && first - h <= HEADLINE_GAP)
     {
         kept[h] = true;
+        for (i, block) in blocks.blocks.iter().enumerate().take(first).skip(h + 1) {
+            let standfirst = block.units >= PROSE_UNITS && !is_boilerplate(block);
+            let caption = !block.tag_junk && in_figure(dom, block.node);
+            kept[i] = standfirst || caption;
+        }
     }
     Article { container, kept }
 }
@@ -233,6 +241,12 @@ fn cut_after_trailing_boilerplate(blocks: &Blocks, kept: &mut [bool]) {
             stretch_start.get_or_insert(i);
         }
     }
+}
+
+fn in_figure(dom: &Dom, node: NodeId) -> bool {
+    std::iter::once(node).chain(dom.ancestors(node)).take(6).any(|id| {
+        dom.element(id).is_some_and(|e| e.is(&local_name!("figure")) || e.is(&local_name!("figcaption")))
+    })
 }
 
 fn is_boilerplate(block: &Block) -> bool {
@@ -725,13 +739,13 @@ fn boilerplate_word(word: &[u8]) -> bool {
         b"rss",
         b"copyright",
         b"skip",
-        b"widget",
-        b"widgets",
         b"modal",
         b"popup",
         b"login",
         b"signup",
         b"sponsored",
+        b"widget",
+        b"widgets",
         b"outbrain",
         b"taboola",
         b"partners",
