@@ -13,9 +13,10 @@ use crawl_extract::{Input, Limits, extract};
 use serde_json::Value;
 use url::Url;
 
-/// (set, pages taken, baseline F1 of this crate on them, tokenizer splits CJK).
+/// (set, pages taken, baseline F1 of this crate on them, tokenizer splits CJK). Baselines
+/// are raised when the extractor improves, never lowered to make a change pass.
 const SETS: &[(&str, usize, f64, bool)] =
-    &[("daniel", 60, 0.0, true), ("europa-fr", 15, 0.0, false), ("readability", 20, 0.0, true)];
+    &[("daniel", 60, 0.9008, true), ("europa-fr", 15, 0.9996, false), ("readability", 20, 0.9712, true)];
 const ALLOWED_DROP: f64 = 0.01;
 
 fn data_dir() -> PathBuf {
