@@ -463,8 +463,7 @@ pub fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
             }
         } else if is_raw_text(name) {
             // Skip to the end tag: markup inside a script is not markup.
-            let close = [b"</", &*name].concat();
-            i = find_ignore_case(&bytes[tag_end..], &close).map_or(bytes.len(), |p| tag_end + p);
+            i = end_tag(html, tag_end, name).unwrap_or(bytes.len());
             false
         } else if !nests(name) {
             false
@@ -504,8 +503,19 @@ fn tag_end(bytes: &[u8], from: usize) -> usize {
     bytes.len()
 }
 
-fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+/// Position of the first `</name` (any case) at or after `from`.
+fn end_tag(html: &str, from: usize, name: &[u8]) -> Option<usize> {
+    let bytes = html.as_bytes();
+    let mut at = from;
+    while let Some(offset) = html[at..].find("</") {
+        let start = at + offset;
+        let candidate = &bytes[start + 2..];
+        if candidate.len() >= name.len() && candidate[..name.len()].eq_ignore_ascii_case(name) {
+            return Some(start);
+        }
+        at = start + 2;
+    }
+    None
 }
 
 fn is_raw_text(name: &[u8]) -> bool {

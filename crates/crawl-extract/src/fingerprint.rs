@@ -29,7 +29,12 @@ pub fn simhash(text: &str) -> u64 {
         .filter(|w| !w.is_empty())
         .map(|w| {
             word.clear();
-            word.extend(w.chars().flat_map(char::to_lowercase));
+            if w.is_ascii() {
+                word.push_str(w);
+                word.make_ascii_lowercase();
+            } else {
+                word.extend(w.chars().flat_map(char::to_lowercase));
+            }
             xxh3_64(word.as_bytes())
         })
         .collect();
