@@ -3,13 +3,14 @@
 
 use crawl_core::{FrontierEntry, HostKey, UrlHash};
 use tokio::time::Duration;
+use url::Url;
 
 use crate::{Admission, Candidate, Claim, Completed, Completion, Frontier, Leased};
 
 pub fn cand(host: &str, path: &str) -> Candidate {
     let url = format!("http://{host}{path}");
     Candidate {
-        hash: UrlHash::of(&url::Url::parse(&url).unwrap()),
+        hash: UrlHash::of(&Url::parse(&url).unwrap()),
         host: HostKey::from(host),
         entry: FrontierEntry { url, depth: 0, attempt: 0, redirects: 0, origin: None },
     }

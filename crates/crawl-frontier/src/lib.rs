@@ -21,8 +21,8 @@
 //! Two implementations: [`memory::MemoryFrontier`] for the embedded mode and
 //! `redis::RedisFrontier` (Lua scripts) for the distributed one.
 
-#[cfg(test)]
-mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 pub mod memory;
 
 use std::time::Duration;
@@ -193,7 +193,7 @@ pub trait Frontier: Send + Sync {
 /// Random fencing tokens: unique per lease with overwhelming probability,
 /// and not guessable from the host or time, so a stale completion can never
 /// match by accident.
-pub(crate) fn new_token() -> u64 {
+pub fn new_token() -> u64 {
     loop {
         let t: u64 = rand::random();
         if t != 0 {

@@ -136,7 +136,11 @@ impl Fetcher {
 
     /// Do the work of one task. Outputs are returned, not published, so the
     /// logic is testable without a transport.
-    pub async fn handle(&self, task: &FetchTask) -> Result<Outcome, StageError> {
+    /// `redelivered`: the task was handed out before, to a fetcher that
+    /// died. Its request may have reached the host a moment ago, so the URL
+    /// goes back to the head of the queue for one politeness delay instead
+    /// of being fetched at once: politeness holds even across a crash.
+    pub async fn handle(&self, task: &FetchTask, redelivered: bool) -> Result<Outcome, StageError> {
         let url = match Url::parse(&task.entry.url) {
             Ok(u) => u,
             Err(e) => {
@@ -149,6 +153,15 @@ impl Fetcher {
             }
         };
         match self.frontier.claim(&task.host, task.lease).await? {
+            Claim::Granted if redelivered => {
+                tracing::info!(url = %url, "redelivered task: the host rests before the URL is tried again");
+                let robots = self.robots.lookup(&url).await;
+                let rest = self.config.politeness.delay(robots.and_then(|r| r.crawl_delay()), Duration::ZERO);
+                return Ok(Outcome {
+                    completion: Some(Fetcher::completion(task, rest, false, true)),
+                    ..Outcome::default()
+                });
+            }
             Claim::Granted => {}
             Claim::AlreadyDone => {
                 tracing::debug!(url = %url, "task already completed (redelivery)");
@@ -310,10 +323,11 @@ impl Fetcher {
     async fn process(
         &self,
         task: FetchTask,
+        redelivered: bool,
         parse: &dyn Outbox<FetchResult>,
         links: &dyn Outbox<LinkBatch>,
     ) -> Disposition {
-        let outcome = match self.handle(&task).await {
+        let outcome = match self.handle(&task, redelivered).await {
             Ok(o) => o,
             Err(e) => return Disposition::Retry(e.to_string()),
         };
@@ -353,11 +367,11 @@ pub async fn run(
 ) {
     let concurrency = fetcher.config.concurrency;
     let counters = fetcher.counters.clone();
-    pool::run(tasks, concurrency, &shutdown, &counters, |task, _redelivered| {
+    pool::run(tasks, concurrency, &shutdown, &counters, |task, redelivered| {
         let fetcher = fetcher.clone();
         let parse = parse.clone();
         let links = links.clone();
-        async move { fetcher.process(task, parse.as_ref(), links.as_ref()).await }
+        async move { fetcher.process(task, redelivered, parse.as_ref(), links.as_ref()).await }
     })
     .await;
 }

@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crawl_core::{Counter, Counters};
 use crawl_queue::{Delivery, Inbox};
@@ -16,6 +17,14 @@ use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// Deliveries taken and not yet settled, in this process (one stage per
+/// process in the distributed mode: what its heartbeat reports).
+static IN_FLIGHT: AtomicU64 = AtomicU64::new(0);
+
+pub fn in_flight() -> u64 {
+    IN_FLIGHT.load(Ordering::Relaxed)
+}
 
 /// What to do with a delivery once its work is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +63,7 @@ pub async fn run<M, H, Fut>(
             d = inbox.recv() => match d { Some(d) => d, None => break },
         };
         let Delivery { msg, redelivered, settle } = delivery;
+        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
         let work = handler(msg, redelivered);
         let counters = counters.clone();
         tasks.spawn(async move {
@@ -77,6 +87,7 @@ pub async fn run<M, H, Fut>(
                 // The broker redelivers what we could not settle.
                 tracing::warn!(error = %e, "could not settle a delivery");
             }
+            IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
         while let Some(done) = tasks.try_join_next() {

@@ -7,16 +7,20 @@
 //! never hold a task while waiting on politeness, and the queue's depth
 //! stays a measure of fetcher capacity rather than of the crawl's size.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use crawl_core::{
     CanonOptions, Counter, Counters, Discovery, FetchTask, FrontierEntry, HostKey, LinkBatch, Scope, UrlHash,
 };
 use crawl_frontier::{Admission, Candidate, Frontier, FrontierError};
 use crawl_queue::{Inbox, Outbox, QueueError};
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
+use crate::StageError;
 use crate::pool::{self, Disposition};
 
 #[derive(Debug, Clone)]
@@ -54,72 +58,141 @@ pub enum SchedulerError {
     Queue(#[from] QueueError),
 }
 
+/// Where the crawl scope is shared between schedulers (Redis in the
+/// distributed mode): seeds add their hosts, every scheduler reads them.
+#[async_trait]
+pub trait ScopeStore: Send + Sync {
+    async fn add_hosts(&self, hosts: &[String]) -> Result<(), StageError>;
+    async fn hosts(&self) -> Result<Vec<String>, StageError>;
+    /// How many hosts the store holds (cheap: checked on every batch that
+    /// has out-of-scope links).
+    async fn count(&self) -> Result<usize, StageError>;
+}
+
 pub struct Scheduler {
     config: SchedulerConfig,
+    scope: RwLock<ScopeState>,
+    scope_store: Option<Arc<dyn ScopeStore>>,
     frontier: Arc<dyn Frontier>,
     counters: Arc<Counters>,
 }
 
+struct ScopeState {
+    scope: Scope,
+    /// Hosts read from the store so far (to notice that it grew).
+    known: usize,
+}
+
 impl Scheduler {
     pub fn new(config: SchedulerConfig, frontier: Arc<dyn Frontier>, counters: Arc<Counters>) -> Scheduler {
-        Scheduler { config, frontier, counters }
+        let scope = RwLock::new(ScopeState { scope: config.scope.clone(), known: 0 });
+        Scheduler { config, scope, scope_store: None, frontier, counters }
+    }
+
+    /// Share the scope through `store` (the distributed mode).
+    pub fn with_scope_store(mut self, store: Arc<dyn ScopeStore>) -> Scheduler {
+        self.scope_store = Some(store);
+        self
+    }
+
+    fn in_scope(&self, url: &Url) -> bool {
+        self.scope.read().unwrap_or_else(|p| p.into_inner()).scope.contains(url)
+    }
+
+    /// Seeds bring their hosts into the scope, before any of their pages can
+    /// be fetched (so before any link from them can reach another scheduler).
+    async fn extend_scope(&self, seeds: &[Url]) -> Result<(), StageError> {
+        let hosts: Vec<String> = seeds.iter().map(|u| HostKey::of(u).to_string()).collect();
+        if let Some(store) = &self.scope_store {
+            store.add_hosts(&hosts).await?;
+        }
+        let mut st = self.scope.write().unwrap_or_else(|p| p.into_inner());
+        for h in &hosts {
+            st.scope.allow_host(h);
+        }
+        Ok(())
+    }
+
+    /// Re-read the shared scope if it grew since we last looked. Returns
+    /// whether it changed.
+    async fn refresh_scope(&self) -> Result<bool, StageError> {
+        let Some(store) = &self.scope_store else { return Ok(false) };
+        let known = self.scope.read().unwrap_or_else(|p| p.into_inner()).known;
+        if store.count().await? == known {
+            return Ok(false);
+        }
+        let hosts = store.hosts().await?;
+        let mut st = self.scope.write().unwrap_or_else(|p| p.into_inner());
+        st.known = hosts.len();
+        for h in &hosts {
+            st.scope.allow_host(h);
+        }
+        Ok(true)
     }
 
     /// Admit the links of one batch; every link is counted in one fate.
-    pub async fn ingest(&self, batch: &LinkBatch) -> Result<(), FrontierError> {
-        let c = &self.counters;
-        let mut candidates = Vec::with_capacity(batch.links.len());
+    pub async fn ingest(&self, batch: &LinkBatch) -> Result<(), StageError> {
         let mut invalid = 0;
-        let mut out_of_scope = 0;
-        let mut too_deep = 0;
-        let mut redirect_limit = 0;
-        let too_deep_batch = self.config.max_depth.is_some_and(|max| batch.depth > max);
-        let over_redirects = batch.kind == Discovery::Redirect && batch.redirects > self.config.max_redirects;
+        let mut urls = Vec::with_capacity(batch.links.len());
         for link in &batch.links {
-            let url = match crawl_core::canon::canonicalize_str(link, &self.config.canon) {
-                Ok(u) => u,
+            match crawl_core::canon::canonicalize_str(link, &self.config.canon) {
+                Ok(u) => urls.push(u),
                 Err(e) => {
                     tracing::debug!(%link, error = %e, "invalid link");
                     invalid += 1;
+                }
+            }
+        }
+        if batch.kind == Discovery::Seed {
+            self.extend_scope(&urls).await?;
+        }
+        let (mut inside, mut outside): (Vec<Url>, Vec<Url>) =
+            urls.into_iter().partition(|u| self.in_scope(u));
+        if !outside.is_empty() && self.refresh_scope().await? {
+            let (now_in, still_out) = outside.into_iter().partition(|u| self.in_scope(u));
+            inside.extend::<Vec<Url>>(now_in);
+            outside = still_out;
+        }
+
+        let mut too_deep = 0;
+        let mut redirect_limit = 0;
+        let mut in_batch_dups = 0;
+        let mut candidates = Vec::with_capacity(inside.len());
+        if self.config.max_depth.is_some_and(|max| batch.depth > max) {
+            too_deep = inside.len() as u64;
+        } else if batch.kind == Discovery::Redirect && batch.redirects > self.config.max_redirects {
+            tracing::info!(source = ?batch.source, "redirect chain too long");
+            redirect_limit = inside.len() as u64;
+        } else {
+            // A page that links one URL many times offers it once; the
+            // page's order is kept (it is the crawl order within a host).
+            let mut seen = HashSet::with_capacity(inside.len());
+            for url in inside {
+                let hash = UrlHash::of(&url);
+                if !seen.insert(hash) {
+                    in_batch_dups += 1;
                     continue;
                 }
-            };
-            if !self.config.scope.contains(&url) {
-                out_of_scope += 1;
-                continue;
+                candidates.push(Candidate {
+                    hash,
+                    host: HostKey::of(&url),
+                    entry: FrontierEntry {
+                        url: url.into(),
+                        depth: batch.depth,
+                        attempt: 0,
+                        redirects: batch.redirects,
+                        origin: batch.origin.clone(),
+                    },
+                });
             }
-            if too_deep_batch {
-                too_deep += 1;
-                continue;
-            }
-            if over_redirects {
-                tracing::info!(%url, source = ?batch.source, "redirect chain too long");
-                redirect_limit += 1;
-                continue;
-            }
-            candidates.push(Candidate {
-                hash: UrlHash::of(&url),
-                host: HostKey::of(&url),
-                entry: FrontierEntry {
-                    url: url.into(),
-                    depth: batch.depth,
-                    attempt: 0,
-                    redirects: batch.redirects,
-                    origin: batch.origin.clone(),
-                },
-            });
         }
-        // A page that links one URL many times offers it once.
-        candidates.sort_by_key(|c| c.hash);
-        let before = candidates.len();
-        candidates.dedup_by_key(|c| c.hash);
-        let in_batch_dups = (before - candidates.len()) as u64;
-
         let admissions =
             if candidates.is_empty() { Vec::new() } else { self.frontier.admit(&candidates).await? };
+
+        let c = &self.counters;
         c.add(Counter::LinksDiscovered, batch.links.len() as u64);
         c.add(Counter::LinkInvalid, invalid);
-        c.add(Counter::LinkOutOfScope, out_of_scope);
+        c.add(Counter::LinkOutOfScope, outside.len() as u64);
         c.add(Counter::LinkTooDeep, too_deep);
         c.add(Counter::LinkRedirectLimit, redirect_limit);
         c.add(Counter::LinkDuplicate, in_batch_dups);

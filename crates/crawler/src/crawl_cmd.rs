@@ -149,14 +149,18 @@ pub fn summary_text(r: &Report) -> String {
     };
     let fetched = s.sum(RESPONSES);
     let secs = r.elapsed.as_secs_f64().max(0.001);
-    let mut out = format!(
-        "crawl ended after {:.1} s ({why}): {} responses ({:.1}/s), {} documents written to {}\n",
-        secs,
-        fetched,
+    let headline = format!(
+        "crawl ended after {secs:.1} s ({why}): {fetched} responses ({:.1}/s), {} documents written to {}",
         fetched as f64 / secs,
         s.get(Counter::DocumentsWritten),
         r.documents.display(),
     );
+    ledger_text(&headline, s, r.dead_letters)
+}
+
+/// The ledger under a headline: shared by `crawl` and `seed --wait`.
+pub fn ledger_text(headline: &str, s: &Snapshot, dead_letters: u64) -> String {
+    let mut out = format!("{headline}\n");
     out += &format!("links:  {} discovered -> {}\n", s.get(Counter::LinksDiscovered), nonzero(s, LINK_FATES));
     out += &format!(
         "URLs:   {} admitted -> {}, pending {}\n",
@@ -182,7 +186,7 @@ pub fn summary_text(r: &Report) -> String {
         s.get(Counter::Retries),
         s.get(Counter::RobotsFetches),
         s.get(Counter::BytesFetched) as f64 / 1e6,
-        r.dead_letters,
+        dead_letters,
     );
     if s.get(Counter::FailedBlocked) > 0 {
         out += &format!(

@@ -4,10 +4,15 @@
 //! servers needed). The distributed roles run one stage each over RabbitMQ
 //! and Redis and scale horizontally. `extract` runs the extractor alone.
 
+mod admin_cmd;
+mod cluster;
 mod crawl_cmd;
 mod extract_cmd;
 mod options;
+mod roles;
+mod seed_cmd;
 mod signals;
+mod status_cmd;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -29,8 +34,27 @@ struct Cli {
 enum Command {
     /// Crawl in this process (no RabbitMQ, no Redis) and write documents.jsonl.
     Crawl(Box<crawl_cmd::CrawlArgs>),
+    /// Distributed: admit links into the Redis frontier, release due URLs to the fetchers.
+    Scheduler(Box<roles::SchedulerArgs>),
+    /// Distributed: fetch released URLs politely; bodies to the body store.
+    Fetcher(Box<roles::FetcherArgs>),
+    /// Distributed: turn fetched pages into documents and links.
+    Parser(Box<roles::ParserArgs>),
+    /// Distributed: write documents to DIR/documents.jsonl.
+    Sink(roles::SinkArgs),
+    /// Distributed: publish seed URLs (and wait for the crawl to finish with --wait).
+    Seed(seed_cmd::SeedArgs),
+    /// Distributed: queues, frontier, counters and live workers of a crawl.
+    Status(status_cmd::StatusArgs),
+    /// Distributed: delete a crawl's Redis keys, queues and exchanges.
+    Purge(admin_cmd::PurgeArgs),
     /// Extract the article from one HTML page (stdin) and print it as JSON.
     Extract(extract_cmd::ExtractArgs),
+}
+
+struct Log {
+    filter: Option<String>,
+    json: bool,
 }
 
 fn init_logging(filter: Option<&str>, default: &str, json: bool) {
@@ -48,14 +72,31 @@ fn init_logging(filter: Option<&str>, default: &str, json: bool) {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let log = Log { filter: cli.log, json: cli.log_json };
     match cli.command {
         Command::Crawl(args) => {
             // The summary says what happened; per-URL logs would drown it.
-            init_logging(cli.log.as_deref(), "warn", cli.log_json);
+            init_logging(log.filter.as_deref(), "warn", log.json);
             runtime()?.block_on(crawl_cmd::run(*args))
         }
+        Command::Scheduler(args) => worker(&log, |rt| rt.block_on(roles::scheduler(*args))),
+        Command::Fetcher(args) => worker(&log, |rt| rt.block_on(roles::fetcher(*args))),
+        Command::Parser(args) => worker(&log, |rt| rt.block_on(roles::parser(*args))),
+        Command::Sink(args) => worker(&log, |rt| rt.block_on(roles::sink(args))),
+        Command::Seed(args) => worker(&log, |rt| rt.block_on(seed_cmd::run(args))),
+        Command::Status(args) => {
+            init_logging(log.filter.as_deref(), "warn", log.json);
+            runtime()?.block_on(status_cmd::run(args))
+        }
+        Command::Purge(args) => worker(&log, |rt| rt.block_on(admin_cmd::purge(args))),
         Command::Extract(args) => extract_cmd::run(args),
     }
+}
+
+/// A distributed role: logs at info by default (they are what an operator reads).
+fn worker(log: &Log, run: impl FnOnce(tokio::runtime::Runtime) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    init_logging(log.filter.as_deref(), "info", log.json);
+    run(runtime()?)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -64,14 +64,27 @@ pub struct ScopeArgs {
     /// Longest redirect chain followed.
     #[arg(long, env = "CRAWL_MAX_REDIRECTS", default_value_t = 10, value_name = "N")]
     pub max_redirects: u32,
+    #[command(flatten)]
+    pub canon: CanonArgs,
+}
+
+/// Which URLs count as the same.
+#[derive(Args, Debug, Clone)]
+pub struct CanonArgs {
     /// Sort query parameters when canonicalising URLs (`?b=1&a=2` = `?a=2&b=1`).
     #[arg(long, env = "CRAWL_SORT_QUERY")]
     pub sort_query: bool,
 }
 
+impl CanonArgs {
+    pub fn options(&self) -> CanonOptions {
+        CanonOptions { sort_query: self.sort_query }
+    }
+}
+
 impl ScopeArgs {
     pub fn canon(&self) -> CanonOptions {
-        CanonOptions { sort_query: self.sort_query }
+        self.canon.options()
     }
 
     /// The scope for these seeds plus `--allow-host`.
