@@ -175,7 +175,21 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
     let tags_only = best_container(dom, blocks, root, false);
     let related = |a: NodeId, b: NodeId| a == b || dom.ancestors(a).any(|x| x == b);
     let mut container = if related(strict, tags_only) { strict } else { tags_only };
-    if let Some(first) = headline.and_then(|h| first_paragraph_after(dom, blocks, h))
+    // The first paragraph under the headline, even inside an element whose name looks
+    // like a widget (`<div class="widget__body">`) if that element holds several
+    // paragraphs: it is then the article.
+    let paragraphs_in = |name: NodeId| {
+        let paragraph = |b: &&Block| b.units >= PROSE_UNITS && b.link_density() <= MAX_LINK_DENSITY;
+        blocks.blocks.iter().filter(|b| b.named_junk == Some(name)).filter(paragraph).count()
+    };
+    let first = headline.and_then(|h| {
+        let plain = first_paragraph_after(dom, blocks, h, false);
+        let named = first_paragraph_after(dom, blocks, h, true)
+            .filter(|&n| blocks.blocks[n].named_junk.is_some_and(|name| paragraphs_in(name) >= 3));
+        named.filter(|&n| plain.is_none_or(|p| n < p)).or(plain)
+    });
+    let misnamed = first.and_then(|f| blocks.blocks[f].named_junk);
+    if let Some(first) = first
         && !related(blocks.blocks[first].node, container)
     {
         container = closest_container(dom, blocks, blocks.blocks[first].node, root);
@@ -184,7 +198,7 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
         .blocks
         .iter()
         .map(|block| {
-            let inside = |id: NodeId| id != container && related(id, container);
+            let inside = |id: NodeId| id != container && related(id, container) && Some(id) != misnamed;
             !block.tag_junk
                 && !block.teaser
                 && !block.named_junk.is_some_and(inside)
@@ -202,8 +216,11 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
     // and so do the standfirst and the lead photo's caption between them (not the byline,
     // the date or the share buttons).
     if let Some(h) = headline_block
-        && let Some(first) =
-            kept.iter().position(|&k| k).filter(|&first| first > h && first - h <= HEADLINE_GAP)
+        && let Some(first) = kept[h + 1..]
+            .iter()
+            .position(|&k| k)
+            .map(|p| h + 1 + p)
+            .filter(|&first| first - h <= HEADLINE_GAP)
     {
         kept[h] = true;
         for (i, block) in blocks.blocks.iter().enumerate().take(first).skip(h + 1) {
@@ -249,6 +266,10 @@ fn in_figure(dom: &Dom, node: NodeId) -> bool {
     })
 }
 
+fn is_sentence(text: &str) -> bool {
+    text.ends_with(['.', '!', '?', '"', '»', '”', '。', '！', '？', '…'])
+}
+
 fn is_boilerplate(block: &Block) -> bool {
     block.tag_junk || block.teaser || block.named_junk.is_some() || block.link_density() > MAX_LINK_DENSITY
 }
@@ -259,14 +280,25 @@ fn block_of(dom: &Dom, blocks: &Blocks, element: NodeId) -> Option<usize> {
 }
 
 /// Index of the first prose paragraph after the headline element (within a short distance).
-fn first_paragraph_after(dom: &Dom, blocks: &Blocks, headline: NodeId) -> Option<usize> {
+/// With `despite_names`, a long paragraph inside an element whose name looks like a widget
+/// also counts.
+fn first_paragraph_after(dom: &Dom, blocks: &Blocks, headline: NodeId, despite_names: bool) -> Option<usize> {
     const LOOK_AHEAD: usize = 40;
     let in_headline = |b: &Block| b.node == headline || dom.ancestors(b.node).any(|a| a == headline);
+    let paragraph = |b: &Block| {
+        if despite_names && b.named_junk.is_some() {
+            !b.tag_junk && !b.teaser && b.link_density() <= MAX_LINK_DENSITY && b.units >= PROSE_UNITS * 2
+        } else {
+            // A paragraph, not a dateline: long, or a sentence.
+            !is_boilerplate(b)
+                && (b.units >= PROSE_UNITS * 2 || (b.units >= PROSE_UNITS && is_sentence(blocks.text(b))))
+        }
+    };
     let start = block_of(dom, blocks, headline)?;
     blocks.blocks[start + 1..]
         .iter()
         .take(LOOK_AHEAD)
-        .position(|b| !is_boilerplate(b) && b.units >= PROSE_UNITS && !in_headline(b))
+        .position(|b| paragraph(b) && !in_headline(b))
         .map(|offset| start + 1 + offset)
 }
 
@@ -347,7 +379,7 @@ fn block_value(block: &Block, text: &str, junk: bool) -> (f32, f32) {
     let prose = (block.units - block.link_units) as f32;
     // A short line is prose when it is a sentence ("He resigned."), a label otherwise
     // ("Share", "Advertisement", "12 comments").
-    let sentence = text.ends_with(['.', '!', '?', '"', '»', '”', '。', '！', '？', '…']);
+    let sentence = is_sentence(text);
     match block.kind {
         BlockKind::Heading(_) => (0.0, 0.0),
         _ if block.units >= PROSE_UNITS => (prose, 0.0),
@@ -454,8 +486,20 @@ impl Walk<'_> {
             return None;
         }
         let name = &element.name;
-        if *name == local_name!("br") || *name == local_name!("hr") {
+        if *name == local_name!("hr") {
             self.flush();
+            return None;
+        }
+        if *name == local_name!("br") {
+            // One <br> breaks a line within the paragraph (a standfirst set in short lines);
+            // two in a row end the paragraph, as old table layouts use them.
+            if self.para.units > 0 && self.out.text.ends_with('\n') {
+                self.out.text.pop();
+                self.flush();
+            } else if self.para.units > 0 {
+                self.out.text.push('\n');
+                self.para.space = false;
+            }
             return None;
         }
         let kind = block_kind(name);
@@ -498,7 +542,7 @@ impl Walk<'_> {
         let mut any = false;
         for word in text.split_whitespace() {
             any = true;
-            if self.para.units > 0 && space {
+            if self.para.units > 0 && space && !self.out.text.ends_with('\n') {
                 self.out.text.push(' ');
             }
             self.out.text.push_str(word);
@@ -523,6 +567,9 @@ impl Walk<'_> {
 
     fn flush(&mut self) {
         self.para.space = false;
+        if self.para.units > 0 && self.out.text.ends_with('\n') {
+            self.out.text.pop();
+        }
         if self.para.units > 0 {
             let (node, kind) = *self.open.last().unwrap_or(&(NodeId::DOCUMENT, BlockKind::Other));
             self.out.blocks.push(Block {
