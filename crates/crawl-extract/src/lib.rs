@@ -377,7 +377,15 @@ fn headline(head: &Head, site_name: Option<&str>) -> (Option<String>, Option<Nod
         .filter(|(_, _, text)| agrees(text))
         .max_by_key(|(level, _, text)| (text.chars().count(), std::cmp::Reverse(*level)));
     let heading_text = heading.map(|(_, _, text)| text.clone());
-    let declared_title = og.or_else(|| head.json_ld.headline.clone()).filter(|t| !t.is_empty());
+    // JSON-LD `headline` is sometimes a summary ("matrix equal to its conjugate-transpose"):
+    // it stands only if the displayed heading does not side with `<title>` against it.
+    let in_title = |h: &str| head.title.as_deref().is_some_and(|t| norm(t).contains(&norm(h)));
+    let ld_headline = head
+        .json_ld
+        .headline
+        .clone()
+        .filter(|ld| heading_text.as_deref().is_none_or(|h| norm(ld).contains(&norm(h)) || !in_title(h)));
+    let declared_title = og.or(ld_headline).filter(|t| !t.is_empty());
     // A declared title that wraps the displayed headline in a little decoration
     // ("r/Subreddit - …", "… ｜ Site GetNews") gives way to the headline.
     let decorates = |declared: &str, h: &str| {
