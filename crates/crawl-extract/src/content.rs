@@ -188,7 +188,31 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
             .filter(|&n| blocks.blocks[n].named_junk.is_some_and(|name| paragraphs_in(name) >= 3));
         named.filter(|&n| plain.is_none_or(|p| n < p)).or(plain)
     });
-    let misnamed = first.and_then(|f| blocks.blocks[f].named_junk);
+    let misnamed = first.and_then(|f| blocks.blocks[f].named_junk).or_else(|| {
+        // Without a headline to go by: a container whose text all sits in one "widget"
+        // (a banner slot left unclosed around the story) has that widget for article.
+        let mut names: Vec<(NodeId, usize)> = Vec::new();
+        for block in blocks.blocks.iter().filter(|b| related(b.node, container)) {
+            let Some(name) = block.named_junk.filter(|_| !block.tag_junk && block.units >= PROSE_UNITS)
+            else {
+                continue;
+            };
+            match names.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, count)) => *count += 1,
+                None => names.push((name, 1)),
+            }
+        }
+        let unnamed = blocks
+            .blocks
+            .iter()
+            .filter(|b| related(b.node, container) && !is_boilerplate(b) && b.units >= PROSE_UNITS)
+            .count();
+        names
+            .into_iter()
+            .filter(|&(_, count)| count >= 3 && unnamed == 0)
+            .max_by_key(|&(_, count)| count)
+            .map(|(n, _)| n)
+    });
     if let Some(first) = first
         && !related(blocks.blocks[first].node, container)
     {

@@ -366,9 +366,15 @@ fn headline(head: &Head, site_name: Option<&str>) -> (Option<String>, Option<Nod
     let declared = [og.as_deref(), head.json_ld.headline.as_deref(), tag.as_deref()];
     let full_titles: Vec<String> =
         [head.title.as_deref(), head.og_title.as_deref()].into_iter().flatten().map(norm).collect();
+    // Equal to a declared title, part of the full <title>, or a declared title followed by
+    // widgets inside the heading ("… Comments: 12").
     let agrees = |text: &str| {
         let n = norm(text);
-        declared.iter().flatten().any(|d| norm(d) == n)
+        declared
+            .iter()
+            .flatten()
+            .map(|d| norm(d))
+            .any(|d| d == n || (d.chars().count() >= 10 && n.starts_with(&d)))
             || (n.chars().count() >= 10 && full_titles.iter().any(|t| t.contains(&n)))
     };
     let heading = head
