@@ -237,8 +237,8 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
     }
     cut_after_trailing_boilerplate(blocks, &mut kept);
     // The headline heads the text even when it sits outside the container, just above it,
-    // and so do the standfirst and the lead photo's caption between them (not the byline,
-    // the date or the share buttons).
+    // and so do the standfirst, the dateline and the lead photo's caption between them (not
+    // the byline or the share buttons).
     if let Some(h) = headline_block
         && let Some(first) = kept[h + 1..]
             .iter()
@@ -250,7 +250,8 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
         for (i, block) in blocks.blocks.iter().enumerate().take(first).skip(h + 1) {
             let standfirst = block.units >= PROSE_UNITS && !is_boilerplate(block);
             let caption = !block.tag_junk && in_figure(dom, block.node);
-            kept[i] = standfirst || caption;
+            let dateline = !is_boilerplate(block) && is_dateline(block, blocks.text(block));
+            kept[i] = standfirst || caption || dateline;
         }
     }
     Article { container, kept }
@@ -282,6 +283,13 @@ fn cut_after_trailing_boilerplate(blocks: &Blocks, kept: &mut [bool]) {
             stretch_start.get_or_insert(i);
         }
     }
+}
+
+/// A short line that is mostly a date and time ("2019年4月4日", "17/01/2012 08:30").
+fn is_dateline(block: &Block, text: &str) -> bool {
+    const MAX_UNITS: u32 = 40;
+    const MIN_DIGITS: usize = 6;
+    block.units <= MAX_UNITS && text.chars().filter(char::is_ascii_digit).count() >= MIN_DIGITS
 }
 
 fn in_figure(dom: &Dom, node: NodeId) -> bool {
