@@ -10,9 +10,11 @@
 //!
 //! The cap in the sink bounds our tree, not html5ever's work: its tree builder checks the
 //! stack of open elements on many start tags, so 100,000 nested `<div>`s cost it time
-//! quadratic in the nesting (minutes). [`limit_nesting`] therefore removes, before parsing,
-//! the start and end tags that would open elements beyond the cap. It is a cheap scan that
-//! only allocates for the rare page that needs it.
+//! quadratic in the nesting (minutes). [`trim_markup`] therefore removes, before parsing,
+//! the start and end tags that would open elements beyond the cap. The same scan drops the
+//! bodies of scripts and style sheets: they are never text (JSON-LD aside, which is kept),
+//! they are often most of a page's bytes, and html5ever would tokenize them character by
+//! character.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -92,7 +94,7 @@ impl Dom {
             placeholder: QualName::new(None, ns!(html), local_name!("div")),
         };
         sink.dom.borrow_mut().push(NodeData::Document);
-        let html = limit_nesting(html, max_depth.saturating_mul(2));
+        let html = trim_markup(html, max_depth.saturating_mul(2));
         parse_document(sink, ParseOpts::default()).one(&*html)
     }
 
@@ -417,11 +419,12 @@ impl TreeSink for Sink {
     }
 }
 
-/// Removes the tags of elements that would be nested deeper than `max_depth`, by a
-/// tag-level scan that follows the tokenizer closely enough for that purpose: comments and
-/// raw-text elements are skipped, void elements and elements whose end tag is optional
-/// (`p`, `li`, `td`, …) never count as open.
-pub fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
+/// Removes the tags of elements that would be nested deeper than `max_depth` and the bodies
+/// of `<script>` (except JSON-LD) and `<style>`, by a tag-level scan that follows the
+/// tokenizer closely enough for that purpose: comments and raw-text elements are skipped,
+/// void elements and elements whose end tag is optional (`p`, `li`, `td`, …) never count as
+/// open.
+pub fn trim_markup(html: &str, max_depth: usize) -> Cow<'_, str> {
     let bytes = html.as_bytes();
     let mut out: Option<String> = None;
     let mut copied = 0;
@@ -453,31 +456,32 @@ pub fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
         i = tag_end;
         let drop = if closing {
             if !nests(name) {
-                false
+                None
             } else if dropped > 0 {
                 dropped -= 1;
-                true
+                Some(at..tag_end)
             } else {
                 depth = depth.saturating_sub(1);
-                false
+                None
             }
         } else if is_raw_text(name) {
             // Skip to the end tag: markup inside a script is not markup.
             i = end_tag(html, tag_end, name).unwrap_or(bytes.len());
-            false
+            let code = name == b"style" || (name == b"script" && !is_json_ld(&bytes[at..tag_end]));
+            code.then_some(tag_end..i)
         } else if !nests(name) {
-            false
+            None
         } else if depth >= max_depth {
             dropped += 1;
-            true
+            Some(at..tag_end)
         } else {
             depth += 1;
-            false
+            None
         };
-        if drop {
+        if let Some(range) = drop.filter(|r| !r.is_empty()) {
             let out = out.get_or_insert_with(|| String::with_capacity(html.len()));
-            out.push_str(&html[copied..at]);
-            copied = tag_end;
+            out.push_str(&html[copied..range.start]);
+            copied = range.end;
         }
     }
     match out {
@@ -501,6 +505,12 @@ fn tag_end(bytes: &[u8], from: usize) -> usize {
         }
     }
     bytes.len()
+}
+
+/// Whether a `<script …>` start tag declares JSON-LD.
+fn is_json_ld(start_tag: &[u8]) -> bool {
+    const TYPE: &[u8] = b"ld+json";
+    start_tag.windows(TYPE.len()).any(|w| w.eq_ignore_ascii_case(TYPE))
 }
 
 /// Position of the first `</name` (any case) at or after `from`.
@@ -613,11 +623,21 @@ mod tests {
     }
 
     #[test]
-    fn nesting_limit_leaves_ordinary_markup_alone() {
-        let html = "<!-- <div><div> --><script>if (a<b) {'<div>'}</script><ul><li>a<li>b</ul><p>x<p>y<br><img src=a>";
-        assert!(matches!(limit_nesting(html, 2), Cow::Borrowed(_)));
+    fn script_and_style_bodies_are_dropped_but_json_ld_kept() {
+        let html = "<script>if (a<b) {'<div>'}</script><STYLE>p{}</STYLE>\
+                    <script type='application/ld+json'>{\"a\":1}</script><p>text";
         assert_eq!(
-            limit_nesting("<div><div a='>'><div>x</div></div></div>", 2),
+            trim_markup(html, 8),
+            "<script></script><STYLE></STYLE><script type='application/ld+json'>{\"a\":1}</script><p>text"
+        );
+    }
+
+    #[test]
+    fn nesting_limit_leaves_ordinary_markup_alone() {
+        let html = "<!-- <div><div> --><script></script><ul><li>a<li>b</ul><p>x<p>y<br><img src=a>";
+        assert!(matches!(trim_markup(html, 2), Cow::Borrowed(_)));
+        assert_eq!(
+            trim_markup("<div><div a='>'><div>x</div></div></div>", 2),
             "<div><div a='>'>x</div></div>"
         );
     }
