@@ -110,3 +110,91 @@ fn distributed_crawl_survives_killed_workers() {
     assert_documents(&site, &cluster.dir.join("out/documents.jsonl"));
     assert_queues_clean(&mut cluster);
 }
+
+/// Malformed messages, as any client could publish them, land in each
+/// stage's dead-letter queue with the reason; the workers carry on.
+#[test]
+fn poison_messages_are_dead_lettered_with_a_reason() {
+    if !services_available() {
+        return;
+    }
+    let Some(mut site) =
+        Websim::generate("distpoison", 45, &["--hosts", "2", "--pages", "40", "--crawl-delay-hosts", "0"])
+    else {
+        return;
+    };
+    site.serve();
+    let mut cluster = Cluster::new("poison");
+    start_workers(&mut cluster);
+    let ns = cluster.namespace.clone();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stages = ["links", "fetch", "parse", "documents"];
+    rt.block_on(async {
+        let conn = lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
+            .await
+            .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        ch.confirm_select(Default::default()).await.unwrap();
+        // Wait until every stage consumes (the topology is complete then).
+        for stage in stages {
+            for attempt in 0.. {
+                assert!(attempt < 200, "no consumer on {stage}");
+                let probe = conn.create_channel().await.unwrap();
+                let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+                let q =
+                    probe.queue_declare(format!("{ns}.{stage}.q").into(), passive, Default::default()).await;
+                if q.is_ok_and(|q| q.consumer_count() > 0) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        for stage in stages {
+            for body in [&b"\xff not json"[..], br#"{"v":1,"unexpected":"shape"}"#] {
+                ch.basic_publish(
+                    format!("{ns}.{stage}").into(),
+                    stage.into(),
+                    Default::default(),
+                    body,
+                    Default::default(),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            }
+        }
+        conn.close(200, "done".into()).await.unwrap();
+    });
+    wait_for("8 dead letters", Duration::from_secs(60), || cluster.status()["dead_letters"] == 8);
+    let dead = rt.block_on(async {
+        let conn = lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
+            .await
+            .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        let mut reasons = Vec::new();
+        for stage in stages {
+            while let Some(m) =
+                ch.basic_get(format!("{ns}.dead.{stage}").into(), Default::default()).await.unwrap()
+            {
+                let headers = m.delivery.properties.headers().clone().unwrap_or_default();
+                let reason = match headers.inner().get(&lapin::types::ShortString::from("x-crawl-reason")) {
+                    Some(lapin::types::AMQPValue::LongString(s)) => s.to_string(),
+                    other => format!("no reason header: {other:?}"),
+                };
+                reasons.push((stage, reason));
+                m.delivery.acker.ack(Default::default()).await.unwrap();
+            }
+        }
+        conn.close(200, "done".into()).await.unwrap();
+        reasons
+    });
+    assert_eq!(dead.len(), 8, "{dead:?}");
+    for (stage, reason) in &dead {
+        assert!(reason.contains("malformed message"), "{stage}: {reason}");
+    }
+    // The workers kept going: a crawl still completes.
+    seed_and_wait(&cluster, &site);
+    assert_eq!(site.audit()["coverage"], 1.0);
+    assert_queues_clean(&mut cluster);
+}

@@ -73,3 +73,18 @@ fn embedded_crawl_honours_crawl_delay() {
     assert_documents(&site, &out.join("documents.jsonl"));
     let _ = std::fs::remove_dir_all(out);
 }
+
+/// The README's first command: a crawl of the built-in demo site, no
+/// network, no servers, no prerequisites.
+#[test]
+fn demo_crawl_needs_nothing() {
+    let out = out_dir("demo");
+    let o = run(crawler().args(["crawl", "--demo", "--progress", "never", "--out"]).arg(&out));
+    let summary = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{summary}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(summary.contains("nothing left to fetch"), "{summary}");
+    let docs = support::read_jsonl(&out.join("documents.jsonl"));
+    assert_eq!(docs.len(), 30, "the demo site has 30 pages to index");
+    assert!(docs.iter().any(|d| d["encoding"] == "windows-1252"), "its windows-1252 page is there");
+    let _ = std::fs::remove_dir_all(out);
+}

@@ -224,7 +224,7 @@ impl Cluster {
         }
         for (role, child) in &mut self.workers {
             let status = child.wait().unwrap();
-            eprintln!("{role} exited: {status}");
+            assert!(status.success(), "{role} did not exit cleanly after SIGTERM: {status}");
         }
         self.workers.clear();
     }

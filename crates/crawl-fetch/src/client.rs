@@ -107,6 +107,9 @@ pub struct Request<'a> {
     pub accept: &'static str,
     /// Read the body of a 2xx answer? (Non-HTML bodies are not worth the bytes.)
     pub want_body: fn(&HeaderMap) -> bool,
+    /// Keep only this many bytes of the body and stop reading, instead of
+    /// failing past the size cap (robots.txt: only its first 500 KiB count).
+    pub truncate_at: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -159,7 +162,7 @@ impl HttpClient {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = if resp.status().is_success() && (req.want_body)(&headers) {
-            read_capped(resp, self.config.max_body).await?
+            read_capped(resp, self.config.max_body, req.truncate_at).await?
         } else {
             Bytes::new()
         };
@@ -167,8 +170,14 @@ impl HttpClient {
     }
 }
 
-async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Bytes, FetchError> {
-    if let Some(len) = resp.content_length()
+async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+    truncate_at: Option<usize>,
+) -> Result<Bytes, FetchError> {
+    let limit = truncate_at.unwrap_or(cap);
+    if truncate_at.is_none()
+        && let Some(len) = resp.content_length()
         && len > cap as u64
     {
         return Err(FetchError::new(
@@ -178,7 +187,11 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Bytes, F
     }
     let mut buf = BytesMut::new();
     while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-        if buf.len() + chunk.len() > cap {
+        if buf.len() + chunk.len() > limit {
+            if truncate_at.is_some() {
+                buf.extend_from_slice(&chunk[..limit - buf.len()]);
+                break;
+            }
             return Err(FetchError::new(ErrorKind::TooLarge, format!("body over the {cap}-byte cap")));
         }
         buf.extend_from_slice(&chunk);
@@ -192,12 +205,22 @@ fn classify(e: reqwest::Error) -> FetchError {
     let mut detail = e.to_string();
     let mut blocked = false;
     let mut tls = false;
+    let mut dropped = false;
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         if s.downcast_ref::<Blocked>().is_some() {
             blocked = true;
         }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as Io;
+            dropped |= matches!(
+                io.kind(),
+                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof
+            );
+        }
         let text = s.to_string();
+        // hyper's wording for a peer that hung up before answering
+        dropped |= text.contains("connection closed before message completed");
         if text.contains("certificate") || text.contains("tls") || text.contains("TLS") {
             tls = true;
         }
@@ -213,7 +236,8 @@ fn classify(e: reqwest::Error) -> FetchError {
         ErrorKind::Dns
     } else if tls {
         ErrorKind::Tls
-    } else if e.is_connect() {
+    } else if e.is_connect() || dropped {
+        // Refused, reset or closed before an answer: the server may be back soon.
         ErrorKind::Connect
     } else if e.is_body() || e.is_decode() {
         ErrorKind::Body
@@ -233,7 +257,7 @@ mod tests {
         // IP literals are checked before connecting, names after resolving.
         for target in ["http://127.0.0.1:9/", "http://localhost:9/"] {
             let url = Url::parse(target).unwrap();
-            let req = Request { url: &url, accept: "*/*", want_body: |_| true };
+            let req = Request { url: &url, accept: "*/*", want_body: |_| true, truncate_at: None };
             let err = c.get(req).await.unwrap_err();
             assert_eq!(err.kind, ErrorKind::Blocked, "{target}: {err}");
             assert!(err.detail.contains("--allow-private"), "{err}");

@@ -126,15 +126,17 @@ impl RobotsCache {
         let mut elapsed = Duration::ZERO;
         let stored = loop {
             requests += 1;
-            let req = Request { url: &target, accept: "text/plain,*/*;q=0.5", want_body: |_| true };
+            let req = Request {
+                url: &target,
+                accept: "text/plain,*/*;q=0.5",
+                want_body: |_| true,
+                truncate_at: Some(MAX_ROBOTS_BYTES),
+            };
             match client.get(req).await {
                 Ok(resp) => {
                     elapsed = resp.elapsed;
                     match resp.status {
-                        200..=299 => {
-                            let n = resp.body.len().min(MAX_ROBOTS_BYTES);
-                            break StoredRobots::Body(resp.body[..n].to_vec());
-                        }
+                        200..=299 => break StoredRobots::Body(resp.body.to_vec()),
                         300..=399 if requests <= 5 => match resp.location(&target) {
                             Some(next) => target = next,
                             None => break StoredRobots::AllowAll,
@@ -155,12 +157,22 @@ impl RobotsCache {
             }
         };
         let ttl = self.ttl_of(&stored);
-        if let Some(store) = &self.store {
+        // "Unreachable" stays local: it is retried with the URL's next
+        // attempt (see `forget`), which a shared copy would defeat.
+        if let Some(store) = self.store.as_ref().filter(|_| stored != StoredRobots::Unreachable) {
             store.put(&origin, &stored, ttl).await;
         }
         let state = Arc::new(self.interpret(&stored));
         self.local_put(origin, state.clone(), ttl);
         Ok(Fetched { state, requests, elapsed })
+    }
+
+    /// Forget what we know of `url`'s robots.txt (it will be fetched again):
+    /// a URL retried because robots.txt was unreachable gives the server
+    /// another chance at each attempt.
+    pub fn forget(&self, url: &Url) {
+        let origin = url.origin().ascii_serialization();
+        self.local.lock().unwrap_or_else(|p| p.into_inner()).remove(&origin);
     }
 
     fn interpret(&self, stored: &StoredRobots) -> RobotsState {

@@ -68,19 +68,26 @@ fn unavailable(e: redis::RedisError) -> FrontierError {
 }
 
 /// `hash \t depth \t attempt \t redirects \t origin \t url`: canonical URLs
-/// never contain a tab, and this is a third of the size of JSON.
-pub fn encode_entry(hash: UrlHash, e: &FrontierEntry) -> String {
+/// never contain a tab, and this is a third of the size of JSON. The URL's
+/// `scheme://host` is implied by the queue it sits in: `h` stands for
+/// `http://<host>`, `s` for `https://<host>`, `=` marks a URL kept whole.
+pub fn encode_entry(hash: UrlHash, host: &HostKey, e: &FrontierEntry) -> String {
+    let url = &e.url;
+    let short = [("h", "http://"), ("s", "https://")].iter().find_map(|(code, scheme)| {
+        let rest = url.strip_prefix(scheme)?.strip_prefix(host.as_str())?;
+        (rest.starts_with('/') || rest.starts_with(':')).then(|| format!("{code}{rest}"))
+    });
     format!(
         "{hash}\t{}\t{}\t{}\t{}\t{}",
         e.depth,
         e.attempt,
         e.redirects,
         e.origin.as_deref().unwrap_or(""),
-        e.url
+        short.unwrap_or_else(|| format!("={url}"))
     )
 }
 
-pub fn decode_entry(s: &str) -> Result<(UrlHash, FrontierEntry), FrontierError> {
+pub fn decode_entry(s: &str, host: &HostKey) -> Result<(UrlHash, FrontierEntry), FrontierError> {
     let corrupt = || FrontierError::Corrupt(format!("bad frontier entry {s:?}"));
     let mut f = s.splitn(6, '\t');
     let mut next = || f.next().ok_or_else(corrupt);
@@ -89,7 +96,13 @@ pub fn decode_entry(s: &str) -> Result<(UrlHash, FrontierEntry), FrontierError> 
     let attempt = next()?.parse().map_err(|_| corrupt())?;
     let redirects = next()?.parse().map_err(|_| corrupt())?;
     let origin = Some(next()?).filter(|o| !o.is_empty()).map(str::to_string);
-    let url = next()?.to_string();
+    let stored = next()?;
+    let url = match stored.split_at_checked(1) {
+        Some(("h", rest)) => format!("http://{host}{rest}"),
+        Some(("s", rest)) => format!("https://{host}{rest}"),
+        Some(("=", url)) => url.to_string(),
+        _ => return Err(corrupt()),
+    };
     Ok((UrlHash(hash), FrontierEntry { url, depth, attempt, redirects, origin }))
 }
 
@@ -124,7 +137,7 @@ impl Frontier for RedisFrontier {
             inv.arg(c.hash.0 as i64)
                 .arg(c.hash.0 & self.bucket_mask)
                 .arg(c.host.as_str())
-                .arg(encode_entry(c.hash, &c.entry));
+                .arg(encode_entry(c.hash, &c.host, &c.entry));
         }
         let codes: Vec<u8> = inv.invoke_async(&mut self.store.conn.clone()).await.map_err(unavailable)?;
         Ok(codes
@@ -149,8 +162,9 @@ impl Frontier for RedisFrontier {
         for triple in out[1..].chunks_exact(3) {
             let token =
                 triple[1].parse().map_err(|_| FrontierError::Corrupt(format!("bad token {}", triple[1])))?;
-            let (hash, entry) = decode_entry(&triple[2])?;
-            leased.push(Leased { host: HostKey::from(triple[0].as_str()), token, hash, entry });
+            let host = HostKey::from(triple[0].as_str());
+            let (hash, entry) = decode_entry(&triple[2], &host)?;
+            leased.push(Leased { host, token, hash, entry });
         }
         let next_due_in = (next >= 0).then(|| Duration::from_millis(next as u64));
         Ok(Release { leased, next_due_in })
@@ -176,7 +190,7 @@ impl Frontier for RedisFrontier {
     }
 
     async fn complete(&self, c: Completion) -> Result<Completed, FrontierError> {
-        let requeue = c.requeue.as_ref().map(|(h, e)| encode_entry(*h, e)).unwrap_or_default();
+        let requeue = c.requeue.as_ref().map(|(h, e)| encode_entry(*h, &c.host, e)).unwrap_or_default();
         let code: u8 = self
             .scripts
             .complete
@@ -205,7 +219,7 @@ impl Frontier for RedisFrontier {
             .prepare_invoke()
             .arg(&self.store.ns)
             .arg(host.as_str())
-            .arg(encode_entry(hash, &entry))
+            .arg(encode_entry(hash, host, &entry))
             .invoke_async(&mut self.store.conn.clone())
             .await
             .map_err(unavailable)?;
@@ -263,6 +277,7 @@ mod tests {
 
     #[test]
     fn entries_round_trip() {
+        let host = HostKey::from("a.test");
         let e = FrontierEntry {
             url: "http://a.test/x?y=1".into(),
             depth: 3,
@@ -270,10 +285,17 @@ mod tests {
             redirects: 2,
             origin: Some("http://a.test/old".into()),
         };
-        let s = encode_entry(UrlHash(42), &e);
-        assert_eq!(decode_entry(&s).unwrap(), (UrlHash(42), e.clone()));
-        let plain = FrontierEntry { origin: None, ..e };
-        assert_eq!(decode_entry(&encode_entry(UrlHash(7), &plain)).unwrap().1, plain);
-        assert!(decode_entry("garbage").is_err());
+        let s = encode_entry(UrlHash(42), &host, &e);
+        assert!(s.ends_with("\th/x?y=1"), "{s}");
+        assert_eq!(decode_entry(&s, &host).unwrap(), (UrlHash(42), e.clone()));
+        for url in ["https://a.test:8443/p", "http://a.testing/p", "http://b.test/p", "http://a.test"] {
+            let other = FrontierEntry { url: url.into(), origin: None, ..e.clone() };
+            assert_eq!(
+                decode_entry(&encode_entry(UrlHash(7), &host, &other), &host).unwrap().1,
+                other,
+                "{url}"
+            );
+        }
+        assert!(decode_entry("garbage", &host).is_err());
     }
 }

@@ -201,6 +201,7 @@ impl Fetcher {
         let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
         match robots.as_ref() {
             RobotsState::Unreachable => {
+                self.robots.forget(&url);
                 let backoff = politeness.backoff(task.entry.attempt, None, politeness.min_delay);
                 return Ok(self.retry_or(task, Counter::RobotsDenied, backoff));
             }
@@ -219,7 +220,7 @@ impl Fetcher {
             budget.until_ready().await;
         }
 
-        let req = Request { url: &url, accept: ACCEPT_PAGES, want_body: wants_body };
+        let req = Request { url: &url, accept: ACCEPT_PAGES, want_body: wants_body, truncate_at: None };
         let resp = match self.client.get(req).await {
             Ok(r) => r,
             Err(e) => {

@@ -189,7 +189,7 @@ async fn disallowed_url_is_denied_without_a_request() {
 }
 
 #[tokio::test]
-#[ignore = "bug: an unreachable robots.txt is cached for unreachable_ttl (60 s) but the URL's retries come after 5 s and 10 s, so robots.txt is never tried again and the URL ends RobotsDenied"]
+
 async fn robots_txt_that_fails_once_is_tried_again_before_the_url_is_given_up() {
     let server = TestServer::start().await.unwrap();
     server.route("/robots.txt", Reply::new(503));
@@ -279,7 +279,7 @@ async fn silent_server_times_out_and_is_retried() {
 }
 
 #[tokio::test]
-#[ignore = "bug: crawl-fetch client.rs classify() sorts a connection reset as ErrorKind::Other: no retry, fate FailedOther"]
+
 async fn reset_connection_is_retried_then_failed_connect() {
     assert_page_retried_then(Route::Reset, Counter::FailedConnect, Politeness::default().backoff_base).await;
 }

@@ -34,6 +34,10 @@ pub struct CrawlArgs {
     /// Stop after this long, finishing the requests in flight.
     #[arg(long, env = "CRAWL_MAX_TIME", value_parser = parse_duration, value_name = "DURATION")]
     pub max_time: Option<Duration>,
+    /// Crawl a small built-in news site served on loopback by this process
+    /// (no network needed; implies --allow-private for it and a 100 ms delay).
+    #[arg(long, conflicts_with_all = ["urls", "seeds"])]
+    pub demo: bool,
     /// Live progress on stderr: auto = when it is a terminal.
     #[arg(long, env = "CRAWL_PROGRESS", default_value = "auto", value_name = "auto|always|never")]
     pub progress: String,
@@ -45,7 +49,18 @@ pub struct CrawlArgs {
     pub parse: ParseArgs,
 }
 
-pub async fn run(args: CrawlArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: CrawlArgs) -> anyhow::Result<()> {
+    // The demo site lives as long as the crawl.
+    let _demo = if args.demo {
+        let site = crawl_testsite::DemoSite::start().await.context("cannot start the demo site")?;
+        eprintln!("demo: serving a small news site at {}", site.seed_url());
+        args.urls = vec![site.seed_url().to_string()];
+        args.fetch.allow_private = true;
+        args.fetch.delay = Duration::from_millis(100);
+        Some(site)
+    } else {
+        None
+    };
     let seeds = read_seeds(&args.urls, args.seeds.as_ref())?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let canon = args.scope.canon();

@@ -28,7 +28,7 @@ use crate::options::{CanonArgs, FetchArgs, ParseArgs, ScopeArgs};
 pub struct FrontierArgs {
     /// Number of URL dedup buckets in Redis (a power of two; ~ expected URLs / 256
     /// keeps each bucket a compact integer set).
-    #[arg(long, env = "CRAWL_DEDUP_BUCKETS", default_value_t = 65536, value_name = "N")]
+    #[arg(long, env = "CRAWL_DEDUP_BUCKETS", default_value_t = 32768, value_name = "N")]
     pub dedup_buckets: u64,
 }
 
