@@ -128,6 +128,51 @@ pub const URL_FATES: &[Counter] = &[
     Counter::UrlDeadLettered,
 ];
 
+impl Counter {
+    /// The Prometheus series of this counter: a metric name and at most one
+    /// label. Related states share a name (`crawler_responses_total{class}`),
+    /// so a dashboard sums or splits them with one query.
+    pub fn prometheus(self) -> (&'static str, Option<(&'static str, &'static str)>) {
+        use Counter::*;
+        let (name, label) = match self {
+            LinksDiscovered => ("crawler_links_discovered_total", None),
+            LinkInvalid => ("crawler_links_total", Some(("fate", "invalid"))),
+            LinkOutOfScope => ("crawler_links_total", Some(("fate", "out_of_scope"))),
+            LinkTooDeep => ("crawler_links_total", Some(("fate", "too_deep"))),
+            LinkRedirectLimit => ("crawler_links_total", Some(("fate", "redirect_limit"))),
+            LinkDuplicate => ("crawler_links_total", Some(("fate", "duplicate"))),
+            LinkOverLimit => ("crawler_links_total", Some(("fate", "over_limit"))),
+            UrlAdmitted => ("crawler_links_total", Some(("fate", "admitted"))),
+            Fetched2xx => ("crawler_responses_total", Some(("class", "2xx"))),
+            Fetched3xx => ("crawler_responses_total", Some(("class", "3xx"))),
+            Fetched4xx => ("crawler_responses_total", Some(("class", "4xx"))),
+            Fetched5xx => ("crawler_responses_total", Some(("class", "5xx"))),
+            FetchedOther => ("crawler_responses_total", Some(("class", "other"))),
+            RobotsDenied => ("crawler_url_failures_total", Some(("reason", "robots_denied"))),
+            FailedTimeout => ("crawler_url_failures_total", Some(("reason", "timeout"))),
+            FailedConnect => ("crawler_url_failures_total", Some(("reason", "connect"))),
+            FailedDns => ("crawler_url_failures_total", Some(("reason", "dns"))),
+            FailedTls => ("crawler_url_failures_total", Some(("reason", "tls"))),
+            FailedBlocked => ("crawler_url_failures_total", Some(("reason", "blocked"))),
+            FailedTooLarge => ("crawler_url_failures_total", Some(("reason", "too_large"))),
+            FailedBody => ("crawler_url_failures_total", Some(("reason", "body"))),
+            FailedOther => ("crawler_url_failures_total", Some(("reason", "other"))),
+            UrlDeadLettered => ("crawler_url_failures_total", Some(("reason", "dead_lettered"))),
+            Retries => ("crawler_retries_total", None),
+            RobotsFetches => ("crawler_robots_requests_total", None),
+            BytesFetched => ("crawler_received_bytes_total", None),
+            PagesParsed => ("crawler_pages_total", Some(("outcome", "parsed"))),
+            PagesNoindex => ("crawler_pages_total", Some(("outcome", "noindex"))),
+            PagesNotHtml => ("crawler_pages_total", Some(("outcome", "not_html"))),
+            PagesParseError => ("crawler_pages_total", Some(("outcome", "parse_error"))),
+            PagesDuplicateContent => ("crawler_duplicate_content_total", None),
+            DocumentsWritten => ("crawler_documents_written_total", None),
+            MessagesDeadLettered => ("crawler_dead_letters_total", None),
+        };
+        (name, label)
+    }
+}
+
 /// URL fates that are an HTTP response.
 pub const RESPONSES: &[Counter] = &[
     Counter::Fetched2xx,

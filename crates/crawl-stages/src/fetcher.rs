@@ -248,6 +248,7 @@ impl Fetcher {
             }
         };
         let fetched_at = chrono::Utc::now();
+        metrics::histogram!("crawler_fetch_duration_seconds").record(resp.elapsed.as_secs_f64());
         let delay = politeness.delay(robots.crawl_delay(), resp.elapsed);
         let mut out = Outcome {
             completion: Some(Fetcher::completion(task, delay, false, false)),
@@ -343,6 +344,7 @@ impl Fetcher {
             return Disposition::Retry(format!("publishing the redirect: {e}"));
         }
         if let Some(completion) = outcome.completion {
+            metrics::histogram!("crawler_politeness_delay_seconds").record(completion.delay.as_secs_f64());
             let frontier = &self.frontier;
             if let Err(e) = with_retries("complete", || frontier.complete(completion.clone())).await {
                 return Disposition::Retry(format!("completing the lease: {e}"));

@@ -109,6 +109,7 @@ impl Parser {
         let cl = result.meta.content_language.clone();
         let fetched_at = result.fetched_at;
         let job_url = url.clone();
+        let started = std::time::Instant::now();
         let extracted = tokio::task::spawn_blocking(move || {
             let input = Input {
                 url: &job_url,
@@ -120,6 +121,7 @@ impl Parser {
             crawl_extract::extract(&input, &limits)
         })
         .await;
+        metrics::histogram!("crawler_parse_duration_seconds").record(started.elapsed().as_secs_f64());
         let ex = match extracted {
             Ok(Ok(ex)) => ex,
             Ok(Err(e)) => {

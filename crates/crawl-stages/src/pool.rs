@@ -63,7 +63,7 @@ pub async fn run<M, H, Fut>(
             d = inbox.recv() => match d { Some(d) => d, None => break },
         };
         let Delivery { msg, redelivered, settle } = delivery;
-        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!("crawler_in_flight").set((IN_FLIGHT.fetch_add(1, Ordering::Relaxed) + 1) as f64);
         let work = handler(msg, redelivered);
         let counters = counters.clone();
         tasks.spawn(async move {
@@ -87,7 +87,7 @@ pub async fn run<M, H, Fut>(
                 // The broker redelivers what we could not settle.
                 tracing::warn!(error = %e, "could not settle a delivery");
             }
-            IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+            metrics::gauge!("crawler_in_flight").set((IN_FLIGHT.fetch_sub(1, Ordering::Relaxed) - 1) as f64);
             drop(permit);
         });
         while let Some(done) = tasks.try_join_next() {

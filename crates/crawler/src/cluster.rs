@@ -15,6 +15,8 @@ use crawl_redis::Store;
 use crawl_redis::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
+use crate::telemetry::MetricsArgs;
+
 /// How to reach the crawl's broker and store.
 #[derive(Args, Debug, Clone)]
 pub struct ClusterArgs {
@@ -101,7 +103,7 @@ pub struct Worker {
 
 /// Run one role: connect, heartbeat and flush counters while `stage` runs,
 /// then (after SIGTERM and the drain) flush once more and close.
-pub async fn run_worker<F, Fut>(role: &str, cluster: &ClusterArgs, stage: F) -> anyhow::Result<()>
+pub async fn run_worker<F, Fut>(role: &str, cluster: &ClusterArgs, metrics: &MetricsArgs, stage: F) -> anyhow::Result<()>
 where
     F: FnOnce(Worker) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
@@ -118,6 +120,7 @@ where
     let counters = Arc::new(Counters::default());
     let registry = Registry::new(store.clone());
     let background = CancellationToken::new();
+    crate::telemetry::install(metrics, role, counters.clone(), background.clone())?;
     let flusher = registry.spawn_flusher(counters.clone(), background.clone());
     let heartbeat = registry.spawn_heartbeat(role, crawl_stages::pool::in_flight, background.clone());
 

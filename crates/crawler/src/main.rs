@@ -8,11 +8,13 @@ mod admin_cmd;
 mod cluster;
 mod crawl_cmd;
 mod extract_cmd;
+mod health_cmd;
 mod options;
 mod roles;
 mod seed_cmd;
 mod signals;
 mod status_cmd;
+mod telemetry;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -48,6 +50,8 @@ enum Command {
     Status(status_cmd::StatusArgs),
     /// Distributed: delete a crawl's Redis keys, queues and exchanges.
     Purge(admin_cmd::PurgeArgs),
+    /// Exit 0 if the worker on this host answers on its metrics port (container health checks).
+    Health(health_cmd::HealthArgs),
     /// Extract the article from one HTML page (stdin) and print it as JSON.
     Extract(extract_cmd::ExtractArgs),
 }
@@ -70,7 +74,15 @@ fn init_logging(filter: Option<&str>, default: &str, json: bool) {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        // One line with the chain of causes: what failed and why.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let log = Log { filter: cli.log, json: cli.log_json };
     match cli.command {
@@ -89,6 +101,10 @@ fn main() -> anyhow::Result<()> {
             runtime()?.block_on(status_cmd::run(args))
         }
         Command::Purge(args) => worker(&log, |rt| rt.block_on(admin_cmd::purge(args))),
+        Command::Health(args) => {
+            init_logging(log.filter.as_deref(), "warn", log.json);
+            runtime()?.block_on(health_cmd::run(args))
+        }
         Command::Extract(args) => extract_cmd::run(args),
     }
 }

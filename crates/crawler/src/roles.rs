@@ -22,6 +22,7 @@ use crawl_store::{FsBodyStore, JsonlSink};
 
 use crate::cluster::{BodyArgs, ClusterArgs, hostname, run_worker};
 use crate::options::{CanonArgs, FetchArgs, ParseArgs, ScopeArgs};
+use crate::telemetry::MetricsArgs;
 
 /// Dedup sets in Redis: about the expected number of URLs / 256.
 #[derive(Args, Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct FrontierArgs {
 pub struct SchedulerArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     #[command(flatten)]
     pub scope: ScopeArgs,
     #[command(flatten)]
@@ -56,6 +59,8 @@ pub struct FetcherArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
     #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
     pub body: BodyArgs,
     #[command(flatten)]
     pub fetch: FetchArgs,
@@ -69,6 +74,8 @@ pub struct ParserArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
     #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
     pub body: BodyArgs,
     #[command(flatten)]
     pub parse: ParseArgs,
@@ -81,6 +88,8 @@ pub struct ParserArgs {
 pub struct SinkArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// Output directory.
     #[arg(long, env = "CRAWL_OUT", value_name = "DIR")]
     pub out: PathBuf,
@@ -91,7 +100,7 @@ fn consumer_tag(role: &str) -> String {
 }
 
 pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
-    run_worker("scheduler", &args.cluster.clone(), |w| async move {
+    run_worker("scheduler", &args.cluster.clone(), &args.metrics.clone(), |w| async move {
         let frontier = RedisFrontier::new(
             w.store.clone(),
             FrontierConfig { max_urls: args.max_pages, ..FrontierConfig::default() },
@@ -105,7 +114,9 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
             fetch_queue_target: args.fetch_queue_target,
             ..SchedulerConfig::default()
         };
-        let scheduler = Scheduler::new(config, Arc::new(frontier), w.counters.clone())
+        let frontier: Arc<dyn crawl_frontier::Frontier> = Arc::new(frontier);
+        crate::telemetry::spawn_frontier_gauges(frontier.clone(), Some(w.store.clone()), w.stop.clone());
+        let scheduler = Scheduler::new(config, frontier, w.counters.clone())
             .with_scope_store(Arc::new(Registry::new(w.store.clone())));
         let mut links: AmqpInbox<LinkBatch> =
             AmqpInbox::new(w.broker.clone(), Queue::Links, 32, &consumer_tag("scheduler"));
@@ -124,7 +135,7 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
 }
 
 pub async fn fetcher(args: FetcherArgs) -> anyhow::Result<()> {
-    run_worker("fetcher", &args.cluster.clone(), |w| async move {
+    run_worker("fetcher", &args.cluster.clone(), &args.metrics.clone(), |w| async move {
         let config = args.fetch.fetcher();
         let frontier = RedisFrontier::new(
             w.store.clone(),
@@ -156,7 +167,7 @@ pub async fn fetcher(args: FetcherArgs) -> anyhow::Result<()> {
 }
 
 pub async fn parser(args: ParserArgs) -> anyhow::Result<()> {
-    run_worker("parser", &args.cluster.clone(), |w| async move {
+    run_worker("parser", &args.cluster.clone(), &args.metrics.clone(), |w| async move {
         let config = args.parse.parser(args.canon.options());
         // Bodies were capped by the fetchers; any size is accepted back.
         let bodies = FsBodyStore::new(&args.body.bodies, 1 << 30)?;
@@ -185,7 +196,7 @@ pub async fn parser(args: ParserArgs) -> anyhow::Result<()> {
 }
 
 pub async fn sink(args: SinkArgs) -> anyhow::Result<()> {
-    run_worker("sink", &args.cluster.clone(), |w| async move {
+    run_worker("sink", &args.cluster.clone(), &args.metrics.clone(), |w| async move {
         let sink = JsonlSink::open(&args.out.join("documents.jsonl"))?;
         let mut docs: AmqpInbox<Document> =
             AmqpInbox::new(w.broker.clone(), Queue::Documents, 64, &consumer_tag("sink"));
