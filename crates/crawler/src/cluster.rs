@@ -103,7 +103,12 @@ pub struct Worker {
 
 /// Run one role: connect, heartbeat and flush counters while `stage` runs,
 /// then (after SIGTERM and the drain) flush once more and close.
-pub async fn run_worker<F, Fut>(role: &str, cluster: &ClusterArgs, metrics: &MetricsArgs, stage: F) -> anyhow::Result<()>
+pub async fn run_worker<F, Fut>(
+    role: &str,
+    cluster: &ClusterArgs,
+    metrics: &MetricsArgs,
+    stage: F,
+) -> anyhow::Result<()>
 where
     F: FnOnce(Worker) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,

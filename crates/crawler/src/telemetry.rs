@@ -27,10 +27,16 @@ pub struct MetricsArgs {
 }
 
 /// Seconds buckets for request, parse and politeness histograms.
-const SECONDS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+const SECONDS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 /// Start the exporter (if asked) and the ledger export.
-pub fn install(args: &MetricsArgs, role: &str, counters: Arc<Counters>, stop: CancellationToken) -> anyhow::Result<()> {
+pub fn install(
+    args: &MetricsArgs,
+    role: &str,
+    counters: Arc<Counters>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let Some(addr) = args.metrics_addr else { return Ok(()) };
     PrometheusBuilder::new()
         .with_http_listener(addr)
@@ -67,7 +73,11 @@ fn export_ledger(counters: &Counters) {
 /// Frontier gauges (and Redis memory), refreshed every few seconds by the
 /// scheduler: the scaling signal for fetchers is hosts due but not yet
 /// released, not the fetch queue (which the scheduler keeps short).
-pub fn spawn_frontier_gauges(frontier: Arc<dyn Frontier>, store: Option<crawl_redis::Store>, stop: CancellationToken) {
+pub fn spawn_frontier_gauges(
+    frontier: Arc<dyn Frontier>,
+    store: Option<crawl_redis::Store>,
+    stop: CancellationToken,
+) {
     tokio::spawn(async move {
         loop {
             if let Ok(s) = frontier.stats().await {
