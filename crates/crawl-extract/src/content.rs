@@ -15,8 +15,15 @@
 //! are themselves boilerplate or link lists ("Lire aussi : …") are still removed.
 //!
 //! Names of classes and ids are a hint, not a verdict: a page whose wrapper is called
-//! `has-sidebar` would otherwise lose everything, so when the hints leave almost no prose the
-//! selection is made again with the tag-based evidence only.
+//! `widget Blog` would otherwise lose everything, so the container is also chosen from the
+//! tag-based evidence alone, and that choice wins when the two disagree.
+//!
+//! News pages add one strong signal: the headline. The article is the text that follows
+//! it, so blocks before it are dropped, the container must hold the first paragraph under
+//! it, and a long stretch of boilerplate after the story (tags, share buttons, related
+//! links, comments) ends it before a too-wide container reaches the next stories. Streams
+//! of teasers (a linked heading over a short excerpt, again and again) look like prose to
+//! every other test and are recognised by that repetition.
 
 use std::ops::Range;
 

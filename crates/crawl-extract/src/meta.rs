@@ -339,7 +339,8 @@ pub fn collapse(text: &str) -> String {
     out
 }
 
-/// The text of an element, if it is a plain text node list (used for bylines).
+/// The text of a byline element, whitespace-collapsed and cut near 400 bytes: the `name`
+/// of a microdata person when there is one, else all its text.
 pub fn element_text(dom: &Dom, id: NodeId) -> String {
     // A byline with an itemprop=name child names the person there.
     let named = dom
