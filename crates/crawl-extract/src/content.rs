@@ -243,6 +243,7 @@ pub fn select(dom: &Dom, blocks: &Blocks, root: NodeId, headline: Option<NodeId>
         kept[..h].iter_mut().for_each(|k| *k = false);
     }
     cut_after_trailing_boilerplate(blocks, &mut kept);
+    cut_at_comments_label(blocks, &mut kept);
     // The headline heads the text even when it sits outside the container, just above it,
     // and so do the standfirst, the dateline and the lead photo's caption between them (not
     // the byline or the share buttons).
@@ -290,6 +291,52 @@ fn cut_after_trailing_boilerplate(blocks: &Blocks, kept: &mut [bool]) {
             stretch_start.get_or_insert(i);
         }
     }
+}
+
+/// Ends the article at a label that opens the reader comments ("13 Comment(s)",
+/// "Commentaires (2)", "Комментарии", "Add a comment") when the comments themselves carry no
+/// class or id that says so. Only after several paragraphs: near the headline, such a label
+/// is a link to the comments in the byline.
+fn cut_at_comments_label(blocks: &Blocks, kept: &mut [bool]) {
+    const MAX_LABEL_UNITS: u32 = 40;
+    const PARAGRAPHS_BEFORE: usize = 4;
+    let mut paragraphs = 0;
+    for (i, block) in blocks.blocks.iter().enumerate() {
+        if paragraphs >= PARAGRAPHS_BEFORE
+            && block.units <= MAX_LABEL_UNITS
+            && is_comments_label(blocks.text(block))
+        {
+            kept[i..].iter_mut().for_each(|k| *k = false);
+            return;
+        }
+        if kept[i] && block.units >= PROSE_UNITS {
+            paragraphs += 1;
+        }
+    }
+}
+
+/// A label (not a sentence) naming comments, in the languages we crawl.
+fn is_comments_label(text: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "comment",
+        "commentaire",
+        "comentario",
+        "kommentar",
+        "komentarz",
+        "коммент",
+        "коментар",
+        "σχόλι",
+        "تعليق",
+        "评论",
+        "評論",
+        "留言",
+        "コメント",
+    ];
+    if is_sentence(text) {
+        return false;
+    }
+    let lower = text.to_lowercase();
+    WORDS.iter().any(|w| lower.contains(w))
 }
 
 /// A short line that is mostly a date and time ("2019年4月4日", "17/01/2012 08:30").
@@ -963,6 +1010,16 @@ mod tests {
     fn a_misleading_wrapper_class_does_not_lose_the_article() {
         let html = format!("<body><div class='page has-sidebar'><p>{PROSE}</p><p>{PROSE}</p></div>");
         assert_eq!(article(&html), format!("{PROSE}\n{PROSE}"));
+    }
+
+    #[test]
+    fn unmarked_comments_end_at_their_label() {
+        let html = format!(
+            "<body><div><p>{PROSE}</p><p>{PROSE}</p><p>{PROSE}</p><p>{PROSE}</p>\
+             <div>| 13 Comment(s)</div><p>reader1: {PROSE}</p><p>reader2: {PROSE}</p></div>"
+        );
+        assert_eq!(article(&html), [PROSE; 4].join("\n"));
+        assert!(!is_comments_label("The minister declined to comment."));
     }
 
     #[test]
