@@ -230,7 +230,22 @@ impl Cluster {
     }
 
     pub fn status(&self) -> serde_json::Value {
-        let out = run(self.command("status").arg("--json"));
+        self.status_from(None)
+    }
+
+    /// Status with queue counts read live over AMQP (the management API's
+    /// numbers lag by up to its refresh interval).
+    pub fn status_live(&self) -> serde_json::Value {
+        self.status_from(Some("http://127.0.0.1:1/"))
+    }
+
+    fn status_from(&self, management_url: Option<&str>) -> serde_json::Value {
+        let mut cmd = self.command("status");
+        cmd.arg("--json");
+        if let Some(url) = management_url {
+            cmd.env("CRAWL_MANAGEMENT_URL", url);
+        }
+        let out = run(&mut cmd);
         assert!(out.status.success(), "status failed: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("status prints JSON")
     }

@@ -38,6 +38,7 @@ struct Scripts {
     complete: Script,
     requeue: Script,
     stats: Script,
+    top_hosts: Script,
 }
 
 impl Scripts {
@@ -49,6 +50,7 @@ impl Scripts {
             complete: Script::new(include_str!("lua/complete.lua")),
             requeue: Script::new(include_str!("lua/requeue.lua")),
             stats: Script::new(include_str!("lua/stats.lua")),
+            top_hosts: Script::new(include_str!("lua/top_hosts.lua")),
         }
     }
 }
@@ -117,6 +119,22 @@ impl RedisFrontier {
             scripts: Scripts::new(),
             waker: Mutex::new(None),
         }
+    }
+
+    /// The `n` hosts with the longest queues, among the `scan` most overdue
+    /// (bounded work, for `crawler status`).
+    pub async fn top_hosts(&self, n: usize, scan: usize) -> Result<Vec<(String, u64)>, FrontierError> {
+        let flat: Vec<String> = self
+            .scripts
+            .top_hosts
+            .prepare_invoke()
+            .arg(&self.store.ns)
+            .arg(n)
+            .arg(scan)
+            .invoke_async(&mut self.store.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(flat.chunks_exact(2).map(|p| (p[0].clone(), p[1].parse().unwrap_or(0))).collect())
     }
 
     fn ms(d: Duration) -> u64 {

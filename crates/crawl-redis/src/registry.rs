@@ -24,6 +24,9 @@ use crate::Store;
 pub const HEARTBEAT_STALE: Duration = Duration::from_secs(15);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often a snapshot of the counters is kept for rates, and how many.
+const HISTORY_EVERY: Duration = Duration::from_secs(10);
+const HISTORY_KEPT: isize = 40;
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
@@ -73,6 +76,54 @@ impl Registry {
         pipe.query_async(&mut self.store.conn.clone()).await
     }
 
+    /// Keep a snapshot of the crawl's counters every ten seconds (about seven
+    /// minutes of them), so `crawler status` can give rates over the last 1
+    /// and 5 minutes. Any worker may write it; a short lock makes it one.
+    async fn record_history(&self) -> redis::RedisResult<()> {
+        let mut conn = self.store.conn.clone();
+        let lock: Option<String> = redis::cmd("SET")
+            .arg(self.store.key("history:lock"))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(HISTORY_EVERY.as_millis() as u64 - 500)
+            .query_async(&mut conn)
+            .await?;
+        if lock.is_none() {
+            return Ok(());
+        }
+        let snapshot = self.counters().await?;
+        let entry = serde_json::json!({ "at_ms": now_ms(), "counters": snapshot.to_map() });
+        let key = self.store.key("history");
+        redis::pipe()
+            .lpush(&key, entry.to_string())
+            .ignore()
+            .ltrim(&key, 0, HISTORY_KEPT - 1)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+    }
+
+    /// Past snapshots, newest first: (time in ms, counters).
+    pub async fn history(&self) -> redis::RedisResult<Vec<(u64, Snapshot)>> {
+        let mut conn = self.store.conn.clone();
+        let raw: Vec<String> = conn.lrange(self.store.key("history"), 0, -1).await?;
+        Ok(raw
+            .iter()
+            .filter_map(|r| {
+                let v: serde_json::Value = serde_json::from_str(r).ok()?;
+                let at = v.get("at_ms")?.as_u64()?;
+                let counters = v
+                    .get("counters")?
+                    .as_object()?
+                    .iter()
+                    .filter_map(|(k, n)| Some((Counter::from_name(k)?, n.as_u64()?)))
+                    .collect();
+                Some((at, Snapshot(counters)))
+            })
+            .collect())
+    }
+
     /// Flush this worker's counter deltas every second until `stop`, and once
     /// more after it (so a drained worker's last counts are not lost).
     pub fn spawn_flusher(
@@ -83,6 +134,7 @@ impl Registry {
         let reg = self.clone();
         tokio::spawn(async move {
             let mut flushed = Snapshot::default();
+            let mut last_history = std::time::Instant::now();
             loop {
                 let stopping = tokio::select! {
                     _ = stop.cancelled() => true,
@@ -93,6 +145,12 @@ impl Registry {
                     Ok(()) => flushed = now,
                     // Kept for the next flush: the deltas accumulate.
                     Err(e) => tracing::warn!(error = %e, "cannot flush counters to Redis"),
+                }
+                if last_history.elapsed() >= HISTORY_EVERY {
+                    last_history = std::time::Instant::now();
+                    if let Err(e) = reg.record_history().await {
+                        tracing::warn!(error = %e, "cannot record counter history");
+                    }
                 }
                 if stopping {
                     break;

@@ -9,6 +9,7 @@ mod cluster;
 mod crawl_cmd;
 mod extract_cmd;
 mod health_cmd;
+mod management;
 mod options;
 mod roles;
 mod seed_cmd;
@@ -50,6 +51,9 @@ enum Command {
     Status(status_cmd::StatusArgs),
     /// Distributed: delete a crawl's Redis keys, queues and exchanges.
     Purge(admin_cmd::PurgeArgs),
+    /// Distributed: list, replay or purge dead letters.
+    #[command(name = "dead-letters")]
+    DeadLetters(admin_cmd::DeadLetterArgs),
     /// Exit 0 if the worker on this host answers on its metrics port (container health checks).
     Health(health_cmd::HealthArgs),
     /// Extract the article from one HTML page (stdin) and print it as JSON.
@@ -101,6 +105,10 @@ fn run() -> anyhow::Result<()> {
             runtime()?.block_on(status_cmd::run(args))
         }
         Command::Purge(args) => worker(&log, |rt| rt.block_on(admin_cmd::purge(args))),
+        Command::DeadLetters(args) => {
+            init_logging(log.filter.as_deref(), "warn", log.json);
+            runtime()?.block_on(admin_cmd::dead_letters(args))
+        }
         Command::Health(args) => {
             init_logging(log.filter.as_deref(), "warn", log.json);
             runtime()?.block_on(health_cmd::run(args))

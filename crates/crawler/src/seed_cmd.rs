@@ -29,6 +29,9 @@ pub struct SeedArgs {
     /// Also crawl this host (repeatable).
     #[arg(long = "allow-host", value_delimiter = ',', value_name = "HOST")]
     pub allow_hosts: Vec<String>,
+    /// RabbitMQ management API (default: the AMQP host, port 15672).
+    #[arg(long, env = "CRAWL_MANAGEMENT_URL", value_name = "URL")]
+    pub management_url: Option<String>,
     /// Wait until the crawl is finished (frontier empty, queues empty,
     /// nothing in flight), then print the summary.
     #[arg(long)]
@@ -37,7 +40,7 @@ pub struct SeedArgs {
 
 pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     let seeds = read_seeds(&args.urls, args.seeds.as_ref())?;
-    let obs = Observer::connect(&args.cluster).await?;
+    let obs = Observer::connect(&args.cluster, args.management_url.as_deref()).await?;
     let store = args.cluster.redis().await?;
     Registry::new(store).add_hosts(&args.allow_hosts).await?;
     let batch = LinkBatch {
