@@ -87,10 +87,10 @@ impl Broker {
         if let Some(s) = guard.as_ref().filter(|s| s.connection.status().connected()) {
             return Ok(s.clone());
         }
-        let s = self
-            .open()
-            .await
-            .map_err(|source| BrokerError::Connect { url: redact(&self.config.url), source })?;
+        let s = self.open().await.map_err(|source| BrokerError::Connect {
+            url: crawl_core::redact_url(&self.config.url),
+            source,
+        })?;
         *guard = Some(s.clone());
         Ok(s)
     }
@@ -175,7 +175,7 @@ impl Broker {
 
     fn lost(&self, session: &Session, source: lapin::Error) -> BrokerError {
         tracing::warn!(generation = session.generation, error = %source, "RabbitMQ channel failed");
-        BrokerError::Connect { url: redact(&self.config.url), source }
+        BrokerError::Connect { url: crawl_core::redact_url(&self.config.url), source }
     }
 
     /// Close the connection (unacknowledged deliveries go back to their queues).
@@ -183,16 +183,5 @@ impl Broker {
         if let Some(s) = self.session.lock().await.take() {
             let _ = s.connection.close(200, "shutting down".into()).await;
         }
-    }
-}
-
-/// An AMQP URL with its password hidden, for messages.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
     }
 }

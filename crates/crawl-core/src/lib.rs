@@ -16,3 +16,14 @@ pub use message::{
     Discovery, DocLink, Document, FetchResult, FetchTask, FrontierEntry, LinkBatch, ResponseMeta,
 };
 pub use scope::{Scope, ScopeMode};
+
+/// A service URL with its password hidden, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}

@@ -188,6 +188,21 @@ pub struct Document {
     pub body_ref: Option<String>,
 }
 
+impl LinkBatch {
+    /// Seed URLs, as the user gave them.
+    pub fn seeds(links: Vec<String>) -> LinkBatch {
+        LinkBatch {
+            v: MESSAGE_VERSION,
+            kind: Discovery::Seed,
+            source: None,
+            depth: 0,
+            redirects: 0,
+            origin: None,
+            links,
+        }
+    }
+}
+
 impl FetchTask {
     pub fn new(host: HostKey, lease: u64, url_hash: UrlHash, entry: FrontierEntry) -> FetchTask {
         FetchTask {

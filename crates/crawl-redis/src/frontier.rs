@@ -169,11 +169,11 @@ impl Frontier for RedisFrontier {
     }
 
     async fn release(&self, max: usize) -> Result<Release, FrontierError> {
+        // 15 random digits, then the script appends a 4-digit index: 19
+        // digits, always below u64::MAX.
+        let base = 100_000_000_000_000 + crawl_frontier::new_token() % 900_000_000_000_000;
         let mut inv = self.scripts.release.prepare_invoke();
-        inv.arg(&self.store.ns).arg(Self::ms(self.config.queue_lease));
-        for _ in 0..max {
-            inv.arg(crawl_frontier::new_token());
-        }
+        inv.arg(&self.store.ns).arg(Self::ms(self.config.queue_lease)).arg(max.min(9999)).arg(base);
         let out: Vec<String> = inv.invoke_async(&mut self.store.conn.clone()).await.map_err(unavailable)?;
         let next: i64 = out.first().and_then(|s| s.parse().ok()).unwrap_or(-1);
         let mut leased = Vec::with_capacity((out.len() - 1) / 3);

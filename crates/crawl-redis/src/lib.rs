@@ -45,7 +45,7 @@ impl Store {
     /// connection manager reconnects by itself after a Redis restart; the
     /// command that meets the broken connection fails, later ones wait.
     pub async fn connect(url: &str, namespace: &str) -> Result<Store, ConnectError> {
-        let err = |source| ConnectError { url: redact(url), source };
+        let err = |source| ConnectError { url: crawl_core::redact_url(url), source };
         let client = redis::Client::open(url).map_err(err)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
@@ -98,16 +98,5 @@ impl Store {
             .find_map(|l| l.strip_prefix("used_memory:"))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0))
-    }
-}
-
-/// A Redis URL with its password hidden, for messages.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
     }
 }

@@ -28,6 +28,14 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const HISTORY_EVERY: Duration = Duration::from_secs(10);
 const HISTORY_KEPT: isize = 40;
 
+/// This machine's (or container's) name, for worker ids and connection names.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .unwrap_or_else(|| "localhost".into())
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
@@ -167,10 +175,7 @@ impl Registry {
         stop: CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
         let reg = self.clone();
-        let hostname = std::env::var("HOSTNAME")
-            .ok()
-            .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
-            .unwrap_or_else(|| "unknown".into());
+        let hostname = hostname();
         let pid = std::process::id();
         let started_ms = now_ms();
         let id = format!("{role}-{hostname}-{pid}-{:04x}", started_ms & 0xffff);

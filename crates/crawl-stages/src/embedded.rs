@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crawl_core::{Counters, Discovery, Document, FetchResult, FetchTask, LinkBatch, Snapshot};
+use crawl_core::{Counters, Document, FetchResult, FetchTask, LinkBatch, Snapshot};
 use crawl_fetch::{ClientConfig, FetchError, HttpClient, RobotsCache, RobotsConfig};
 use crawl_frontier::memory::MemoryFrontier;
 use crawl_frontier::{Frontier, FrontierConfig, FrontierStats};
@@ -107,15 +107,7 @@ pub async fn run(
     let fetch_depth = fetch_tx.gauge();
     let parse_depth = parse_tx.gauge();
 
-    let seeds = LinkBatch {
-        v: crawl_core::message::MESSAGE_VERSION,
-        kind: Discovery::Seed,
-        source: None,
-        depth: 0,
-        redirects: 0,
-        origin: None,
-        links: config.seeds.clone(),
-    };
+    let seeds = LinkBatch::seeds(config.seeds.clone());
     links_tx.send(vec![seeds]).await.expect("the links queue is open");
 
     let stop = CancellationToken::new();

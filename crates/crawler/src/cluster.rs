@@ -12,7 +12,7 @@ use clap::Args;
 use crawl_amqp::{Broker, BrokerConfig};
 use crawl_core::Counters;
 use crawl_redis::Store;
-use crawl_redis::registry::Registry;
+use crawl_redis::registry::{Registry, hostname};
 use tokio_util::sync::CancellationToken;
 
 use crate::telemetry::MetricsArgs;
@@ -83,13 +83,6 @@ impl ClusterArgs {
             }
         }
     }
-}
-
-pub fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// What a role's stage gets to work with.

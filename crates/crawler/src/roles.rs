@@ -13,14 +13,14 @@ use crawl_frontier::FrontierConfig;
 use crawl_queue::Queue;
 use crawl_redis::RedisFrontier;
 use crawl_redis::content::RedisContentIndex;
-use crawl_redis::registry::Registry;
+use crawl_redis::registry::{Registry, hostname};
 use crawl_redis::robots::RedisRobotsStore;
 use crawl_stages::fetcher::Fetcher;
 use crawl_stages::parser::Parser;
 use crawl_stages::scheduler::{Scheduler, SchedulerConfig};
 use crawl_store::{FsBodyStore, JsonlSink};
 
-use crate::cluster::{BodyArgs, ClusterArgs, hostname, run_worker};
+use crate::cluster::{BodyArgs, ClusterArgs, run_worker};
 use crate::options::{CanonArgs, FetchArgs, ParseArgs, ScopeArgs};
 use crate::telemetry::MetricsArgs;
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use crawl_amqp::AmqpOutbox;
-use crawl_core::{Discovery, LinkBatch};
+use crawl_core::LinkBatch;
 use crawl_queue::{Outbox, Queue};
 use crawl_redis::registry::Registry;
 use crawl_stages::scheduler::ScopeStore;
@@ -43,15 +43,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     let obs = Observer::connect(&args.cluster, args.management_url.as_deref()).await?;
     let store = args.cluster.redis().await?;
     Registry::new(store).add_hosts(&args.allow_hosts).await?;
-    let batch = LinkBatch {
-        v: crawl_core::message::MESSAGE_VERSION,
-        kind: Discovery::Seed,
-        source: None,
-        depth: 0,
-        redirects: 0,
-        origin: None,
-        links: seeds.iter().map(|u| u.to_string()).collect(),
-    };
+    let batch = LinkBatch::seeds(seeds.iter().map(|u| u.to_string()).collect());
     AmqpOutbox::<LinkBatch>::new(obs.broker().clone(), Queue::Links).send(vec![batch]).await?;
     println!("seeded {} URLs into crawl {:?}", seeds.len(), args.cluster.namespace);
     if !args.wait {

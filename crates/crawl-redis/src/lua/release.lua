@@ -1,10 +1,11 @@
 -- Release up to n due hosts, one URL each, leasing each host.
--- ARGV: ns, queue_lease_ms, then n fencing tokens (random, from the client).
+-- ARGV: ns, queue_lease_ms, n, token base (15 random decimal digits from
+-- the client: scripts get no good randomness of their own). The i-th lease
+-- of the call gets the token base .. i (4 digits), unique and unguessable.
 -- Returns { next_due_in_ms or -1, host1, token1, entry1, host2, ... }.
-local ns, lease_ms = ARGV[1], tonumber(ARGV[2])
+local ns, lease_ms, n, base = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local n = #ARGV - 2
 local sched, leases = ns .. ':sched', ns .. ':lease'
 local due = redis.call('ZRANGEBYSCORE', sched, '-inf', now, 'LIMIT', 0, n)
 local out, taken = { -1 }, 0
@@ -15,7 +16,7 @@ for _, host in ipairs(due) do
   local entry = redis.call('LPOP', ns .. ':q:' .. host)
   if entry then
     taken = taken + 1
-    local token = ARGV[2 + taken]
+    local token = base .. string.format('%04d', taken)
     redis.call('HSET', leases, host, token)
     redis.call('ZADD', sched, now + lease_ms, host)
     out[#out + 1], out[#out + 2], out[#out + 3] = host, token, entry
