@@ -235,10 +235,12 @@ fn compose_file_is_valid_and_agrees_with_the_binary() {
 
     // The body store is one volume shared by fetchers and parsers, at the
     // path they are told; the sink's output is a volume too.
-    for (role, var, volume) in [("fetcher", "CRAWL_BODIES", "bodies"), ("parser", "CRAWL_BODIES", "bodies")]
-        .into_iter()
-        .chain([("sink", "CRAWL_OUT", "output")])
-    {
+    let stores = [
+        ("fetcher", "CRAWL_BODIES", "bodies"),
+        ("parser", "CRAWL_BODIES", "bodies"),
+        ("sink", "CRAWL_OUT", "output"),
+    ];
+    for (role, var, volume) in stores {
         let path = services[role]["environment"][var].as_str().unwrap();
         let mounts = strings(&services[role]["volumes"]);
         assert!(mounts.contains(&format!("{volume}:{path}")), "{role}: {volume} not mounted at {var}={path}");
@@ -361,9 +363,8 @@ fn kubernetes_manifests_are_valid_and_agree_with_the_binary() {
         }
         for from in c["envFrom"].as_array().into_iter().flatten() {
             let name = from["configMapRef"]["name"].as_str().expect("envFrom a ConfigMap");
-            let data = configs.get(name).unwrap_or_else(|| panic!("{context}: no ConfigMap {name}"));
+            assert!(configs.contains_key(name), "{context}: no ConfigMap {name}");
             unread.retain(|(c, k)| !(c == name && cli.env[&sub].contains(k)));
-            assert!(!data.is_empty());
         }
         let port =
             c["ports"].as_array().unwrap().iter().find(|p| p["name"] == "metrics").expect("a metrics port");
@@ -436,9 +437,8 @@ fn get(addr: &str, path: &str) -> Option<String> {
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200")
-        .then(|| body.to_string())
-        .or_else(|| head.starts_with("HTTP/1.0 200").then(|| body.to_string()))
+    let status = head.split_whitespace().nth(1)?;
+    (status == "200").then(|| body.to_string())
 }
 
 /// Metric names in Prometheus text, each with the label names its series carry.
