@@ -706,3 +706,42 @@ fn dashboard_and_autoscaler_query_only_metrics_that_exist() {
     }
     assert!(wrong.is_empty(), "queries of metrics that do not exist:\n{}", wrong.join("\n"));
 }
+
+/// The `crawler` command lines in a text: what follows a `crawler` word
+/// that is the image's command (not `-n crawler` or `namespace crawler`),
+/// up to a comment.
+fn crawler_commands(text: &str) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start_matches(['#', ' ']);
+        let line = line.split(" #").next().unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for (i, w) in words.iter().enumerate() {
+            if *w == "crawler" && i > 0 && !["-n", "namespace", "--namespace"].contains(&words[i - 1]) {
+                commands.push(words[i + 1..].iter().map(|s| s.to_string()).collect());
+            }
+        }
+    }
+    commands
+}
+
+/// The commands deploy/README.md and docker-compose.yml tell people to run
+/// exist, with the flags they give.
+#[test]
+fn documented_commands_exist() {
+    let cli = cli();
+    let readme = std::fs::read_to_string(repo().join("deploy/README.md")).unwrap();
+    let shell: String =
+        readme.split("```sh").skip(1).map(|block| block.split("```").next().unwrap()).collect();
+    let compose = std::fs::read_to_string(repo().join("docker-compose.yml")).unwrap();
+    let comments: String = compose
+        .lines()
+        .filter(|l| l.trim_start().starts_with('#') && l.contains("docker compose"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let commands: Vec<_> = crawler_commands(&shell).into_iter().chain(crawler_commands(&comments)).collect();
+    assert!(commands.len() >= 8, "found only {commands:?}");
+    for args in commands.into_iter().filter(|a| !a.is_empty()) {
+        cli.assert_command(&args, &format!("documented command `crawler {}`", args.join(" ")));
+    }
+}
