@@ -132,12 +132,24 @@ impl Broker {
         if guard.as_ref().is_some_and(|s| s.generation == generation) {
             tracing::warn!(generation, "RabbitMQ session lost; will reconnect");
             if let Some(s) = guard.take() {
-                let _ = s.connection.close(200, "reconnecting".into()).await;
+                close_quietly(&s.connection, "reconnecting").await;
             }
         }
     }
 
+    /// Connect, declare the topology, open the confirm channel; bounded in
+    /// time, so a broker that accepts TCP but never answers cannot wedge us.
     async fn open(&self) -> lapin::Result<Session> {
+        match tokio::time::timeout(Duration::from_secs(15), self.open_unbounded()).await {
+            Ok(result) => result,
+            Err(_) => Err(lapin::Error::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "RabbitMQ did not complete the connection within 15 s",
+            ))),
+        }
+    }
+
+    async fn open_unbounded(&self) -> lapin::Result<Session> {
         let props =
             ConnectionProperties::default().with_connection_name(self.config.connection_name.clone().into());
         let connection = Connection::connect(&self.config.url, props).await?;
@@ -181,7 +193,17 @@ impl Broker {
     /// Close the connection (unacknowledged deliveries go back to their queues).
     pub async fn close(&self) {
         if let Some(s) = self.session.lock().await.take() {
-            let _ = s.connection.close(200, "shutting down".into()).await;
+            close_quietly(&s.connection, "shutting down").await;
         }
+    }
+}
+
+/// Close a connection without waiting forever: a connection that is
+/// already half-dead may never answer the close handshake, and a worker must
+/// not hang on its way out (the broker requeues what it held either way).
+async fn close_quietly(connection: &Connection, why: &str) {
+    let close = connection.close(200, why.into());
+    if tokio::time::timeout(Duration::from_secs(3), close).await.is_err() {
+        tracing::warn!("RabbitMQ did not answer the close handshake; leaving anyway");
     }
 }

@@ -127,8 +127,11 @@ where
 
     tracing::info!(role, "drained; shutting down");
     background.cancel();
-    let _ = flusher.await;
-    let _ = heartbeat.await;
+    // The last counter flush and the heartbeat's removal get a few seconds;
+    // a worker must not hang on its way out if Redis is gone.
+    let patience = Duration::from_secs(5);
+    let _ = tokio::time::timeout(patience, flusher).await;
+    let _ = tokio::time::timeout(patience, heartbeat).await;
     broker_stop.cancel();
     broker.close().await;
     result
