@@ -6,7 +6,9 @@
 #   benches/websim-distributed.sh SITE_DIR [FETCHERS] [PARSERS] [-- extra fetcher flags]
 #
 # SITE_DIR is a generated websim folder already served (websim/serve.sh start).
-# CRAWLER (default target/release/crawler) and WEBSIM (default ../shared/websim).
+# CRAWLER (default target/release/crawler) and WEBSIM (default ../shared/websim);
+# BROKER_PID: the RabbitMQ node to measure (default: the first beam.smp), with
+# CRAWL_AMQP_URL pointing at it.
 set -euo pipefail
 site=$(cd "$1" && pwd); fetchers=${2:-2}; parsers=${3:-2}; shift $(( $# < 3 ? $# : 3 ))
 [ "${1:-}" = "--" ] && shift
@@ -19,7 +21,7 @@ work=$(mktemp -d); export CRAWL_BODIES=$work/bodies CRAWL_OUT=$work/out
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
-beam=$(pgrep -f beam.smp | head -1); redis=$(pgrep -x redis-server | head -1)
+beam=${BROKER_PID:-$(pgrep -f beam.smp | head -1)}; redis=$(pgrep -x redis-server | head -1)
 beam0=$(ticks "$beam"); redis0=$(ticks "$redis")
 peak_file=$work/beam-peak; echo 0 > "$peak_file"
 ( while sleep 0.5; do rss=$(awk '/VmRSS/{print $2}' "/proc/$beam/status");

@@ -18,6 +18,14 @@ mod status_cmd;
 mod telemetry;
 
 use clap::{Parser, Subcommand};
+
+/// Parsing a page allocates thousands of small strings and nodes, on many
+/// threads at once: mimalloc measured 16% more pages/s than glibc's
+/// allocator on the websim benchmark, for a higher but flat resident size
+/// (182 MB against 38 MB at peak; README.md, "Measured").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
