@@ -391,15 +391,26 @@ fn headline(head: &Head, site_name: Option<&str>) -> (Option<String>, Option<Nod
         .headline
         .clone()
         .filter(|ld| heading_text.as_deref().is_none_or(|h| norm(ld).contains(&norm(h)) || !in_title(h)));
-    let declared_title = og.or(ld_headline).filter(|t| !t.is_empty());
+    // An `og:title` that the displayed heading contradicts, with the JSON-LD headline or
+    // `<title>` on the heading's side, is a social-media variant ("If You Can Picture A
+    // Tarot Card…" over "The Deck of Cards That Made Tarot…"): two witnesses beat one.
+    let corroborated =
+        |h: &str| [ld_headline.as_deref(), tag.as_deref()].into_iter().flatten().any(|d| same_text(d, h));
+    let declared_title = og.clone().or(ld_headline.clone()).filter(|t| !t.is_empty());
     // A declared title that wraps the displayed headline in a little decoration
     // ("r/Subreddit - …", "… ｜ Site GetNews") gives way to the headline.
     let decorates = |declared: &str, h: &str| {
         let (declared, h) = (norm(declared), norm(h));
         declared.contains(&h) && h.len() * 2 > declared.len()
     };
+    // Neither contains the other: two different titles, not one with decoration.
+    let unrelated = |a: &str, b: &str| {
+        let (a, b) = (norm(a), norm(b));
+        !a.contains(&b) && !b.contains(&a)
+    };
     let title = match (declared_title, heading_text) {
         (Some(declared), Some(h)) if decorates(&declared, &h) => Some(h),
+        (Some(declared), Some(h)) if unrelated(&declared, &h) && corroborated(&h) => Some(h),
         (Some(declared), _) => Some(declared),
         (None, Some(h)) if head.title.as_deref().is_none_or(|t| decorates(t, &h)) => Some(h),
         (None, _) => tag.filter(|t| !t.is_empty()),
