@@ -6,8 +6,8 @@
 //!   redirect limit, a duplicate, or admitted;
 //! - URLs: every admitted URL is fetched (by status class), robots-denied,
 //!   failed (by error kind), dead-lettered, or still pending;
-//! - pages: every 2xx body is parsed into a document, not HTML, or a parse
-//!   error.
+//! - pages: every 2xx body is parsed into a document, read as a sitemap or
+//!   feed, not HTML, or a parse error.
 //!
 //! Counters are plain atomics so the stages can bump them on any thread; the
 //! embedded mode reads them directly, the distributed mode exports them as
@@ -99,6 +99,8 @@ counters! {
     PagesNoindex => "pages_noindex",
     /// 2xx body that is not HTML (counted, not parsed).
     PagesNotHtml => "pages_not_html",
+    /// Sitemap or RSS/Atom feed: its URLs went to the scheduler, no document.
+    PagesFeed => "pages_feed",
     /// HTML the parser gave up on.
     PagesParseError => "pages_parse_error",
     /// Parsed page whose text equals an earlier page's (recorded, flagged).
@@ -164,6 +166,7 @@ impl Counter {
             PagesParsed => ("crawler_pages_total", Some(("outcome", "parsed"))),
             PagesNoindex => ("crawler_pages_total", Some(("outcome", "noindex"))),
             PagesNotHtml => ("crawler_pages_total", Some(("outcome", "not_html"))),
+            PagesFeed => ("crawler_pages_total", Some(("outcome", "feed"))),
             PagesParseError => ("crawler_pages_total", Some(("outcome", "parse_error"))),
             PagesDuplicateContent => ("crawler_duplicate_content_total", None),
             DocumentsWritten => ("crawler_documents_written_total", None),

@@ -14,11 +14,15 @@
 //! - `meta`: `<title>`, `<meta>`, JSON-LD, microdata, `<time>`, bylines;
 //! - `content`: block segmentation and the choice of the article container;
 //! - `dates`, `lang`, `links`, `fingerprint`: dates in four languages, language, links, hashes.
+//!
+//! Sitemaps and RSS/Atom feeds are read by [`feed`]: they yield no document, only the URLs
+//! they list.
 
 pub mod charset;
 mod content;
 mod dates;
 pub mod dom;
+pub mod feed;
 mod fingerprint;
 mod lang;
 mod links;
@@ -75,6 +79,8 @@ pub enum LinkKind {
     Anchor,
     Area,
     Canonical,
+    /// `<link rel=alternate>` to the site's RSS or Atom feed.
+    Feed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -189,8 +195,16 @@ pub fn extract(input: &Input, limits: &Limits) -> Result<Extracted, ExtractError
 
     let base = links::base_url(input.url, head.base_href.as_deref());
     let canonical_url = head.canonical.as_deref().and_then(|href| links::resolve(&base, href));
-    let links =
-        links::collect(&dom, &base, &blocks.anchors, &article.kept, canonical_url.as_ref(), limits.max_links);
+    let feeds: Vec<Url> = head.feeds.iter().filter_map(|href| links::resolve(&base, href)).collect();
+    let links = links::collect(
+        &dom,
+        &base,
+        &blocks.anchors,
+        &article.kept,
+        canonical_url.as_ref(),
+        &feeds,
+        limits.max_links,
+    );
 
     let dateline = Dateline::new(&dom, &blocks, &article, headline_node);
     let source = dateline.lines().find_map(source_line);

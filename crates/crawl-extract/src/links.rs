@@ -32,13 +32,15 @@ pub fn rel_nofollow(rel: &str) -> bool {
         .any(|token| ["nofollow", "ugc", "sponsored"].iter().any(|n| token.eq_ignore_ascii_case(n)))
 }
 
-/// The page's links: anchors and image-map areas in document order, then the canonical link.
+/// The page's links: anchors and image-map areas in document order, then the canonical link
+/// and the feeds the page announces.
 pub fn collect(
     dom: &Dom,
     base: &Url,
     anchors: &[Anchor],
     kept: &[bool],
     canonical: Option<&Url>,
+    feeds: &[Url],
     max: usize,
 ) -> Vec<Link> {
     let mut links = Vec::new();
@@ -76,6 +78,15 @@ pub fn collect(
         links.push(Link {
             url: canonical.clone(),
             kind: LinkKind::Canonical,
+            text: None,
+            in_content: false,
+            nofollow: false,
+        });
+    }
+    for feed in feeds.iter().take(max.saturating_sub(links.len())) {
+        links.push(Link {
+            url: feed.clone(),
+            kind: LinkKind::Feed,
             text: None,
             in_content: false,
             nofollow: false,

@@ -17,12 +17,17 @@ const MAX_JSON_LD: usize = 256 << 10;
 /// Headings beyond this many are section titles of long pages, not the headline.
 const MAX_HEADINGS: usize = 64;
 
+/// A page announces its own feed and its section's; more are a feed directory.
+const MAX_FEEDS: usize = 4;
+
 /// Raw metadata, in document order where several exist.
 #[derive(Debug, Default)]
 pub struct Head {
     pub title: Option<String>,
     pub base_href: Option<String>,
     pub canonical: Option<String>,
+    /// `<link rel=alternate>` to RSS or Atom feeds, the first [`MAX_FEEDS`].
+    pub feeds: Vec<String>,
     pub noindex: bool,
     pub nofollow: bool,
     pub lang: Option<String>,
@@ -83,6 +88,18 @@ pub fn collect(dom: &Dom) -> Head {
                     && rel.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("canonical"))
                 {
                     head.canonical = element.attr("href").map(str::to_owned);
+                }
+                let feed_type = element.attr("type").is_some_and(|t| {
+                    let t = t.trim();
+                    t.eq_ignore_ascii_case("application/rss+xml")
+                        || t.eq_ignore_ascii_case("application/atom+xml")
+                });
+                if feed_type
+                    && head.feeds.len() < MAX_FEEDS
+                    && rel.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("alternate"))
+                    && let Some(href) = element.attr("href")
+                {
+                    head.feeds.push(href.to_owned());
                 }
             }
             local_name!("meta") => meta_tag(

@@ -55,6 +55,8 @@ fn unlabelled_latin_page_is_detected() {
 fn links_are_resolved_filtered_and_annotated() {
     let page = format!(
         "<html><head><base href=\"/news/\"><link rel=\"canonical\" href=\"https://example.com/news/story.html?x=1&amp;y=2\">\
+         <link rel=\"alternate\" type=\"application/rss+xml\" href=\"feed.xml\">\
+         <link rel=\"alternate\" hreflang=\"en\" href=\"/en/story.html\">\
          <meta name=\"robots\" content=\"NOINDEX, nofollow\"></head><body>\
          <nav><a href=\"/\">Home</a> <a href=\"sport/\">Sport</a></nav>\
          <article><p>{PARAGRAPH} <a href=\"../other.html?a=1&amp;b=2#top\">un autre   article</a>.</p>\
@@ -89,6 +91,7 @@ fn links_are_resolved_filtered_and_annotated() {
             ("https://example.com/map.html", &LinkKind::Area, Some("Carte"), false, false),
             ("https://example.com/news/#", &LinkKind::Anchor, None, false, false),
             ("https://example.com/news/story.html?x=1&y=2", &LinkKind::Canonical, None, false, false),
+            ("https://example.com/news/feed.xml", &LinkKind::Feed, None, false, false),
         ]
     );
 }

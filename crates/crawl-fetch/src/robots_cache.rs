@@ -40,6 +40,14 @@ impl RobotsState {
             RobotsState::Unreachable => None,
         }
     }
+
+    /// The `Sitemap:` URLs robots.txt lists (for every agent).
+    pub fn sitemaps(&self) -> &[String] {
+        match self {
+            RobotsState::Rules(r) => r.sitemaps(),
+            RobotsState::Unreachable => &[],
+        }
+    }
 }
 
 /// A robots.txt answer as shared between fetchers: the raw outcome, so each

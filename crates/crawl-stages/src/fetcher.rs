@@ -42,11 +42,19 @@ pub struct FetcherConfig {
     pub concurrency: usize,
     /// Request budget of this process, all hosts together.
     pub max_rps: Option<NonZeroU32>,
+    /// Hand the sitemaps robots.txt lists to the scheduler.
+    pub follow_sitemaps: bool,
 }
 
 impl Default for FetcherConfig {
     fn default() -> Self {
-        FetcherConfig { politeness: Politeness::default(), max_attempts: 3, concurrency: 64, max_rps: None }
+        FetcherConfig {
+            politeness: Politeness::default(),
+            max_attempts: 3,
+            concurrency: 64,
+            max_rps: None,
+            follow_sitemaps: true,
+        }
     }
 }
 
@@ -55,8 +63,8 @@ impl Default for FetcherConfig {
 pub struct Outcome {
     /// A page for the parsers.
     pub result: Option<FetchResult>,
-    /// A redirect target for the scheduler.
-    pub redirect: Option<LinkBatch>,
+    /// URLs for the scheduler: a redirect target, or the sitemaps robots.txt lists.
+    pub links: Option<LinkBatch>,
     /// The lease to complete.
     pub completion: Option<Completion>,
     /// The URL's terminal state, if it reached one.
@@ -76,15 +84,20 @@ pub struct Fetcher {
 }
 
 /// Accept header of page requests: what we can parse, HTML first.
-const ACCEPT_PAGES: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1";
+const ACCEPT_PAGES: &str = "text/html,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.1";
 
-/// Bodies worth downloading: HTML, or unlabelled (sniffed by the parser).
+/// Bodies worth downloading: HTML, sitemaps and feeds (XML, or gzip for `.xml.gz`
+/// sitemaps), or unlabelled (sniffed by the parser).
 fn wants_body(headers: &header::HeaderMap) -> bool {
     match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         None => true,
         Some(ct) => {
             let ct = ct.to_ascii_lowercase();
-            ct.contains("html") || ct.starts_with("text/plain") || ct.starts_with("application/octet-stream")
+            ct.contains("html")
+                || (ct.contains("xml") && !ct.starts_with("image/"))
+                || ct.contains("gzip")
+                || ct.starts_with("text/plain")
+                || ct.starts_with("application/octet-stream")
         }
     }
 }
@@ -183,6 +196,7 @@ impl Fetcher {
                         let delay = politeness.delay(fetched.state.crawl_delay(), fetched.elapsed);
                         Outcome {
                             completion: Some(Fetcher::completion(task, delay, false, true)),
+                            links: self.sitemaps(task, &url, &fetched.state),
                             extra: vec![(Counter::RobotsFetches, fetched.requests as u64)],
                             ..Outcome::default()
                         }
@@ -289,7 +303,7 @@ impl Fetcher {
                 out.fate = Some(Counter::Fetched3xx);
                 match resp.location(&url) {
                     Some(target) => {
-                        out.redirect = Some(LinkBatch {
+                        out.links = Some(LinkBatch {
                             v: crawl_core::message::MESSAGE_VERSION,
                             kind: Discovery::Redirect,
                             source: Some(url.to_string()),
@@ -321,6 +335,23 @@ impl Fetcher {
         Ok(out)
     }
 
+    /// The sitemaps a freshly fetched robots.txt lists, for the scheduler (which
+    /// applies scope and dedup to them as to any link). Whichever fetcher reads a
+    /// host's robots.txt first announces them; a later refresh offers them again and
+    /// the dedup drops them.
+    fn sitemaps(&self, task: &FetchTask, url: &Url, robots: &RobotsState) -> Option<LinkBatch> {
+        let sitemaps = robots.sitemaps();
+        (self.config.follow_sitemaps && !sitemaps.is_empty()).then(|| LinkBatch {
+            v: crawl_core::message::MESSAGE_VERSION,
+            kind: Discovery::Sitemap,
+            source: url.join("/robots.txt").ok().map(String::from),
+            depth: task.entry.depth + 1,
+            redirects: 0,
+            origin: None,
+            links: sitemaps.to_vec(),
+        })
+    }
+
     /// Handle a task and carry out its outcome in the safe order.
     async fn process(
         &self,
@@ -338,10 +369,10 @@ impl Fetcher {
         {
             return Disposition::Retry(format!("publishing the page: {e}"));
         }
-        if let Some(batch) = outcome.redirect
+        if let Some(batch) = outcome.links
             && let Err(e) = links.send(vec![batch]).await
         {
-            return Disposition::Retry(format!("publishing the redirect: {e}"));
+            return Disposition::Retry(format!("publishing the links: {e}"));
         }
         if let Some(completion) = outcome.completion {
             metrics::histogram!("crawler_politeness_delay_seconds").record(completion.delay.as_secs_f64());

@@ -4,6 +4,9 @@
 //! blocking pool, never on the async threads that keep connections and
 //! queues moving. A page that makes the extractor fail or panic becomes a
 //! counted parse error, and the worker carries on.
+//!
+//! Sitemaps and RSS/Atom feeds are read here too: they make no document,
+//! only links, in batches small enough for one admission round trip each.
 
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -11,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use crawl_core::{CanonOptions, Counter, Counters, Discovery, DocLink, Document, FetchResult, LinkBatch};
+use crawl_extract::feed::{self, Feed};
 use crawl_extract::{Extracted, Input, Limits};
 use crawl_queue::{Inbox, Outbox};
 use crawl_store::{BodyStore, StoreError};
@@ -75,7 +79,7 @@ impl Default for ParserConfig {
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub document: Option<Document>,
-    pub links: Option<LinkBatch>,
+    pub links: Vec<LinkBatch>,
     pub fate: Option<Counter>,
     pub duplicate: bool,
 }
@@ -102,6 +106,11 @@ impl Parser {
         let url = Url::parse(&result.url)
             .map_err(|e| StageError::Poison(format!("bad URL {}: {e}", result.url)))?;
         let ct = result.meta.content_type.clone();
+        if feed::is_feed(ct.as_deref(), &body)
+            && let Some(parsed) = self.read_feed(result, &url, body.clone()).await
+        {
+            return Ok(parsed);
+        }
         if !crawl_extract::is_html(ct.as_deref(), &body) {
             return Ok(Parsed { fate: Some(Counter::PagesNotHtml), ..Parsed::default() });
         }
@@ -133,7 +142,12 @@ impl Parser {
                 return Ok(Parsed { fate: Some(Counter::PagesParseError), ..Parsed::default() });
             }
         };
-        let links = (!ex.nofollow).then(|| self.link_batch(result, &ex)).flatten();
+        let links = if ex.nofollow {
+            Vec::new()
+        } else {
+            let followed = ex.links.iter().filter(|l| !(self.config.skip_nofollow && l.nofollow));
+            self.link_batches(result, Discovery::Page, followed.map(|l| l.url.clone()))
+        };
         if ex.noindex {
             return Ok(Parsed { links, fate: Some(Counter::PagesNoindex), ..Parsed::default() });
         }
@@ -147,26 +161,60 @@ impl Parser {
         })
     }
 
-    /// The page's links for the scheduler, each once.
-    fn link_batch(&self, result: &FetchResult, ex: &Extracted) -> Option<LinkBatch> {
+    /// A sitemap's or feed's URLs, or `None` when the XML is something else
+    /// (an XHTML page, say) and the HTML path should have it.
+    async fn read_feed(&self, result: &FetchResult, url: &Url, body: bytes::Bytes) -> Option<Parsed> {
+        let max = self.config.limits.max_html_bytes;
+        let base = url.clone();
+        let read = tokio::task::spawn_blocking(move || feed::parse(&body, &base, max)).await;
+        let feed = match read {
+            Ok(Ok(feed)) => feed,
+            Ok(Err(feed::FeedError::NotAFeed(_))) => return None,
+            Ok(Err(e)) => {
+                tracing::info!(url = %url, error = %e, "sitemap or feed could not be read");
+                return Some(Parsed { fate: Some(Counter::PagesParseError), ..Parsed::default() });
+            }
+            Err(panic) => {
+                tracing::error!(url = %url, error = %panic, "feed reader panicked");
+                return Some(Parsed { fate: Some(Counter::PagesParseError), ..Parsed::default() });
+            }
+        };
+        let Feed { kind, urls, truncated } = feed;
+        if truncated {
+            tracing::info!(url = %url, ?kind, urls = urls.len(), "sitemap or feed cut short; its first URLs are kept");
+        } else {
+            tracing::debug!(url = %url, ?kind, urls = urls.len(), "sitemap or feed read");
+        }
+        let links = self.link_batches(result, Discovery::Sitemap, urls.into_iter());
+        Some(Parsed { links, fate: Some(Counter::PagesFeed), ..Parsed::default() })
+    }
+
+    /// Links for the scheduler, each once, canonicalised, in batches of
+    /// [`LINKS_PER_BATCH`].
+    fn link_batches(
+        &self,
+        result: &FetchResult,
+        kind: Discovery,
+        urls: impl Iterator<Item = Url>,
+    ) -> Vec<LinkBatch> {
         let mut seen = HashSet::new();
-        let links: Vec<String> = ex
-            .links
-            .iter()
-            .filter(|l| !(self.config.skip_nofollow && l.nofollow))
-            .filter_map(|l| crawl_core::canon::canonicalize(l.url.clone(), &self.config.canon).ok())
+        let links: Vec<String> = urls
+            .filter_map(|u| crawl_core::canon::canonicalize(u, &self.config.canon).ok())
             .map(String::from)
             .filter(|u| seen.insert(u.clone()))
             .collect();
-        (!links.is_empty()).then(|| LinkBatch {
-            v: crawl_core::message::MESSAGE_VERSION,
-            kind: Discovery::Page,
-            source: Some(result.url.clone()),
-            depth: result.depth + 1,
-            redirects: 0,
-            origin: None,
-            links,
-        })
+        links
+            .chunks(LINKS_PER_BATCH)
+            .map(|chunk| LinkBatch {
+                v: crawl_core::message::MESSAGE_VERSION,
+                kind,
+                source: Some(result.url.clone()),
+                depth: result.depth + 1,
+                redirects: 0,
+                origin: None,
+                links: chunk.to_vec(),
+            })
+            .collect()
     }
 
     async fn process(
@@ -191,8 +239,8 @@ impl Parser {
         {
             return Disposition::Retry(format!("publishing the document: {e}"));
         }
-        if let Some(batch) = parsed.links
-            && let Err(e) = links.send(vec![batch]).await
+        if !parsed.links.is_empty()
+            && let Err(e) = links.send(parsed.links).await
         {
             return Disposition::Retry(format!("publishing the links: {e}"));
         }
@@ -206,6 +254,10 @@ impl Parser {
         Disposition::Ack
     }
 }
+
+/// A page's 5,000 links fit one message; a 50,000-URL sitemap becomes
+/// several, each admitted in one frontier round trip.
+const LINKS_PER_BATCH: usize = 5000;
 
 fn document(result: &FetchResult, ex: Extracted, duplicate_of: Option<String>) -> Document {
     Document {
@@ -259,4 +311,68 @@ pub async fn run(
         async move { parser.process(result, documents.as_ref(), links.as_ref()).await }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crawl_core::UrlHash;
+    use crawl_store::MemoryBodyStore;
+
+    async fn parse(url: &str, content_type: &str, body: &'static [u8]) -> Parsed {
+        let bodies = Arc::new(MemoryBodyStore::default());
+        let body_ref = bodies.put(bytes::Bytes::from_static(body)).await.unwrap();
+        let parser = Parser::new(
+            ParserConfig::default(),
+            bodies,
+            Arc::new(MemoryContentIndex::default()),
+            Arc::new(Counters::default()),
+        );
+        let url = Url::parse(url).unwrap();
+        let result = FetchResult {
+            v: crawl_core::message::MESSAGE_VERSION,
+            task_id: "t".into(),
+            url: url.to_string(),
+            url_hash: UrlHash::of(&url),
+            origin: None,
+            depth: 1,
+            status: 200,
+            fetched_at: chrono::Utc::now(),
+            elapsed_ms: 1,
+            meta: crawl_core::ResponseMeta { content_type: Some(content_type.into()), ..Default::default() },
+            body_ref,
+            body_len: body.len() as u64,
+        };
+        parser.handle(&result).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_sitemap_yields_links_and_no_document() {
+        let parsed = parse(
+            "http://news.example/sitemap.xml",
+            "application/xml",
+            b"<urlset><url><loc>http://news.example/a.html#top</loc></url>\
+              <url><loc>http://news.example/a.html</loc></url><url><loc>/b.html</loc></url></urlset>",
+        )
+        .await;
+        assert!(parsed.document.is_none());
+        assert_eq!(parsed.fate, Some(Counter::PagesFeed));
+        let [batch] = &parsed.links[..] else { panic!("one batch: {:?}", parsed.links) };
+        assert_eq!(batch.kind, Discovery::Sitemap);
+        assert_eq!(batch.depth, 2);
+        assert_eq!(
+            batch.links,
+            ["http://news.example/a.html", "http://news.example/b.html"],
+            "canonical, once"
+        );
+    }
+
+    #[tokio::test]
+    async fn xml_that_is_neither_feed_nor_page_is_counted() {
+        let broken = parse("http://news.example/s.xml", "text/xml", b"<urlset><url><loc>&nope").await;
+        assert_eq!(broken.fate, Some(Counter::PagesParseError));
+        let other = parse("http://news.example/api.xml", "application/xml", b"<data><x>1</x></data>").await;
+        assert_eq!(other.fate, Some(Counter::PagesNotHtml));
+        assert!(other.links.is_empty() && other.document.is_none());
+    }
 }

@@ -175,6 +175,32 @@ async fn robots_txt_comes_first_then_the_page() {
 }
 
 #[tokio::test]
+async fn sitemaps_listed_by_robots_txt_go_to_the_scheduler() {
+    let server = TestServer::start().await.unwrap();
+    let sitemap = server.url("/sitemap.xml");
+    server.route("/robots.txt", Reply::text(format!("User-agent: *\nAllow: /\n\nSitemap: {sitemap}\n")));
+    server.route("/sitemap.xml", Reply::new(200).header("Content-Type", "application/xml").body("<urlset/>"));
+    let h = Harness::new();
+    h.admit(&server.url("/news/a")).await;
+
+    let (task, outcome) = h.handle_next().await;
+    let batch = outcome.links.clone().expect("the sitemap goes to the scheduler");
+    assert_eq!(batch.kind, Discovery::Sitemap);
+    assert_eq!(batch.links, [sitemap.to_string()]);
+    assert_eq!(batch.depth, task.entry.depth + 1);
+    assert_eq!(targets(&server), ["/robots.txt"], "no request beyond robots.txt in this lease");
+    h.settle(&outcome).await;
+
+    // The sitemap itself is a page to the fetcher: its body is kept for the parser.
+    h.admit(&sitemap).await;
+    let (_, page) = h.handle_next().await;
+    h.settle(&page).await;
+    let (_, outcome) = h.handle_next().await;
+    let result = outcome.result.expect("the sitemap's body goes to the parser");
+    assert_eq!(result.meta.content_type.as_deref(), Some("application/xml"));
+}
+
+#[tokio::test]
 async fn disallowed_url_is_denied_without_a_request() {
     let server = TestServer::start().await.unwrap();
     server.route("/robots.txt", Reply::text("User-agent: *\nDisallow: /private/\n"));
@@ -224,7 +250,7 @@ async fn redirect_becomes_a_link_batch_for_the_scheduler() {
     let (_, outcome) = h.handle_next().await;
     assert_eq!(outcome.fate, Some(Counter::Fetched3xx));
     assert!(outcome.result.is_none());
-    let batch = outcome.redirect.expect("the target goes back to the scheduler");
+    let batch = outcome.links.expect("the target goes back to the scheduler");
     assert_eq!(batch.kind, Discovery::Redirect);
     assert_eq!(batch.links, [server.url("/new").to_string()]);
     assert_eq!((batch.source.as_deref(), batch.origin.as_deref()), (Some(old.as_str()), Some(old.as_str())));

@@ -191,6 +191,7 @@ pub fn ledger_text(headline: &str, s: &Snapshot, dead_letters: u64) -> String {
                 Counter::PagesParsed,
                 Counter::PagesDuplicateContent,
                 Counter::PagesNoindex,
+                Counter::PagesFeed,
                 Counter::PagesNotHtml,
                 Counter::PagesParseError,
             ]

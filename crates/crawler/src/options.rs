@@ -144,6 +144,10 @@ pub struct FetchArgs {
     /// By default they are refused, after DNS resolution and on every redirect.
     #[arg(long, env = "CRAWL_ALLOW_PRIVATE")]
     pub allow_private: bool,
+    /// Do not fetch the sitemaps robots.txt lists (by default they are crawled
+    /// like pages and their URLs go through scope and dedup like links).
+    #[arg(long, env = "CRAWL_NO_SITEMAPS")]
+    pub no_sitemaps: bool,
 }
 
 impl FetchArgs {
@@ -177,6 +181,7 @@ impl FetchArgs {
             max_attempts: self.max_attempts.max(1),
             concurrency: self.concurrency.max(1),
             max_rps: self.max_rps,
+            follow_sitemaps: !self.no_sitemaps,
         }
     }
 
