@@ -74,6 +74,48 @@ fn embedded_crawl_honours_crawl_delay() {
     let _ = std::fs::remove_dir_all(out);
 }
 
+/// A spider trap (websim's 300-page calendar chain on every host) ends at the
+/// host's budget; nothing else is lost, and the summary says what happened.
+#[test]
+fn host_budget_ends_a_spider_trap() {
+    let Some(mut site) = Websim::generate(
+        "trap",
+        33,
+        &["--hosts", "2", "--pages", "40", "--crawl-delay-hosts", "0", "--trap"],
+    ) else {
+        return;
+    };
+    site.serve();
+    let out = out_dir("trap");
+    let budget = 150;
+    let (ok, summary) = crawl(
+        &site,
+        &out,
+        &[
+            "--allow-private",
+            "--delay",
+            "10",
+            "--progress",
+            "never",
+            "--max-pages-per-host",
+            &budget.to_string(),
+        ],
+    );
+    assert!(ok, "crawl failed");
+    assert!(summary.contains("nothing left to fetch"), "{summary}");
+    assert!(summary.contains("link_over_host_limit"), "the summary counts the refused links: {summary}");
+    let audit = site.audit();
+    let trap = audit["trap_pages_fetched"].as_u64().unwrap();
+    assert!(trap > 0 && trap < 600, "the trap was entered and left: {trap} of 600 pages");
+    for (host, h) in audit["per_host"].as_object().unwrap() {
+        // robots.txt is the one request outside the budget.
+        assert!(h["requests"].as_u64().unwrap() <= budget + 1, "{host}: {h}");
+    }
+    assert_eq!(audit["disallowed_fetched"], 0);
+    assert_eq!(audit["duplicate_gets_same_canonical_url"], 0);
+    let _ = std::fs::remove_dir_all(out);
+}
+
 /// The README's first command: a crawl of the built-in demo site, no
 /// network, no servers, no prerequisites.
 #[test]

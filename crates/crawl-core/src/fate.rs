@@ -3,7 +3,8 @@
 //!
 //! Three ledgers, each closed:
 //! - links: every discovered link is invalid, out of scope, too deep, past the
-//!   redirect limit, a duplicate, or admitted;
+//!   redirect limit, over the crawl's or its host's budget, a duplicate, or
+//!   admitted;
 //! - URLs: every admitted URL is fetched (by status class), robots-denied,
 //!   failed (by error kind), dead-lettered, or still pending;
 //! - pages: every 2xx body is parsed into a document, read as a sitemap or
@@ -52,6 +53,8 @@ counters! {
     LinkDuplicate => "link_duplicate",
     /// New URL refused: the crawl reached its URL budget (`--max-pages`).
     LinkOverLimit => "link_over_limit",
+    /// New URL refused: its host reached its budget (`--max-pages-per-host`).
+    LinkOverHostLimit => "link_over_host_limit",
     /// New URL, pushed to the frontier.
     UrlAdmitted => "url_admitted",
 
@@ -144,6 +147,7 @@ impl Counter {
             LinkRedirectLimit => ("crawler_links_total", Some(("fate", "redirect_limit"))),
             LinkDuplicate => ("crawler_links_total", Some(("fate", "duplicate"))),
             LinkOverLimit => ("crawler_links_total", Some(("fate", "over_limit"))),
+            LinkOverHostLimit => ("crawler_links_total", Some(("fate", "over_host_limit"))),
             UrlAdmitted => ("crawler_links_total", Some(("fate", "admitted"))),
             Fetched2xx => ("crawler_responses_total", Some(("class", "2xx"))),
             Fetched3xx => ("crawler_responses_total", Some(("class", "3xx"))),
@@ -193,6 +197,7 @@ pub const LINK_FATES: &[Counter] = &[
     Counter::LinkRedirectLimit,
     Counter::LinkDuplicate,
     Counter::LinkOverLimit,
+    Counter::LinkOverHostLimit,
     Counter::UrlAdmitted,
 ];
 

@@ -87,6 +87,33 @@ pub async fn requeue_keeps_urls(f: &dyn Frontier) {
     assert_eq!(f.stats().await.unwrap().urls_queued, 2);
 }
 
+/// `max_urls_per_host` stops one host's admissions, not the others', and
+/// keeps counting after the host's queue has drained.
+pub async fn host_admission_limit(f: &dyn Frontier, max: u64) {
+    let batch: Vec<_> = (0..max + 2).map(|i| cand("trap.test", &format!("/{i}"))).collect();
+    let adm = f.admit(&batch).await.unwrap();
+    assert_eq!(adm.iter().filter(|a| **a == Admission::Queued).count() as u64, max);
+    assert_eq!(adm.iter().filter(|a| **a == Admission::OverHostLimit).count(), 2);
+    assert_eq!(f.admit(&[cand("other.test", "/0")]).await.unwrap(), [Admission::Queued]);
+    // Drain every queue: the budget is spent for good.
+    loop {
+        let leased = f.release(10).await.unwrap().leased;
+        if leased.is_empty() {
+            break;
+        }
+        for l in &leased {
+            f.complete(done(l, 0)).await.unwrap();
+        }
+    }
+    assert_eq!(f.stats().await.unwrap().urls_queued, 0);
+    assert_eq!(f.admit(&[cand("trap.test", "/new")]).await.unwrap(), [Admission::OverHostLimit]);
+    assert_eq!(
+        f.admit(&[cand("trap.test", "/0")]).await.unwrap(),
+        [Admission::Duplicate],
+        "a URL admitted before is still a duplicate"
+    );
+}
+
 /// `max_urls` stops admission without marking URLs seen.
 pub async fn admission_limit(f: &dyn Frontier, max: u64) {
     let batch: Vec<_> = (0..max + 2).map(|i| cand("e.test", &format!("/{i}"))).collect();

@@ -47,6 +47,8 @@ pub enum Admission {
     Duplicate,
     /// Not queued: the crawl reached its URL budget (`--max-pages`).
     OverLimit,
+    /// Not queued: the URL's host reached its budget (`--max-pages-per-host`).
+    OverHostLimit,
 }
 
 /// A URL released for fetching, with the lease on its host.
@@ -147,6 +149,10 @@ pub struct FrontierConfig {
     pub fetch_lease: Duration,
     /// Stop admitting new URLs after this many (`--max-pages`).
     pub max_urls: Option<u64>,
+    /// Stop admitting new URLs of a host after this many
+    /// (`--max-pages-per-host`): the budget that ends a spider trap, an
+    /// endless calendar or faceted search, on that host alone.
+    pub max_urls_per_host: Option<u64>,
 }
 
 impl Default for FrontierConfig {
@@ -155,6 +161,7 @@ impl Default for FrontierConfig {
             queue_lease: Duration::from_secs(300),
             fetch_lease: Duration::from_secs(180),
             max_urls: None,
+            max_urls_per_host: None,
         }
     }
 }

@@ -31,6 +31,9 @@ struct Host {
 struct State {
     seen: HashSet<u64>,
     admitted: u64,
+    /// Only kept under a per-host budget: a host's record goes away when its
+    /// queue empties, its budget must not.
+    admitted_per_host: HashMap<HostKey, u64>,
     hosts: HashMap<HostKey, Host>,
     /// Every host record, keyed by its `at`.
     schedule: BTreeSet<(Instant, HostKey)>,
@@ -108,6 +111,14 @@ impl Frontier for MemoryFrontier {
             if self.config.max_urls.is_some_and(|max| st.admitted >= max) {
                 out.push(Admission::OverLimit);
                 continue;
+            }
+            if let Some(max) = self.config.max_urls_per_host {
+                let admitted = st.admitted_per_host.entry(c.host.clone()).or_default();
+                if *admitted >= max {
+                    out.push(Admission::OverHostLimit);
+                    continue;
+                }
+                *admitted += 1;
             }
             st.seen.insert(c.hash.0);
             st.admitted += 1;
@@ -275,6 +286,13 @@ mod tests {
     async fn admission_limit() {
         let f = MemoryFrontier::new(FrontierConfig { max_urls: Some(3), ..FrontierConfig::default() });
         crate::conformance::admission_limit(&f, 3).await;
+    }
+
+    #[tokio::test]
+    async fn host_admission_limit() {
+        let f =
+            MemoryFrontier::new(FrontierConfig { max_urls_per_host: Some(3), ..FrontierConfig::default() });
+        crate::conformance::host_admission_limit(&f, 3).await;
     }
 
     #[tokio::test(start_paused = true)]

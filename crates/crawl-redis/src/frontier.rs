@@ -10,6 +10,8 @@
 //!   redelivered after their work was done);
 //! - `ns:seen:<bucket>`: URL dedup, 64-bit hashes in bucketed integer sets;
 //! - `ns:queued`, `ns:admitted`: counters, `ns:backoff`: hosts backing off;
+//! - `ns:host_admitted`: hash host → URLs admitted, kept only under a
+//!   per-host budget;
 //! - `ns:wake`: a one-element list the scheduler blocks on.
 //!
 //! Dedup in bucketed sets: Redis stores a small set of integers as an
@@ -149,7 +151,9 @@ impl Frontier for RedisFrontier {
             return Ok(Vec::new());
         }
         let mut inv = self.scripts.admit.prepare_invoke();
-        inv.arg(&self.store.ns).arg(self.config.max_urls.unwrap_or(0));
+        inv.arg(&self.store.ns)
+            .arg(self.config.max_urls.unwrap_or(0))
+            .arg(self.config.max_urls_per_host.unwrap_or(0));
         for c in batch {
             // Signed: Redis keeps integers that fit an i64 in an intset.
             inv.arg(c.hash.0 as i64)
@@ -163,7 +167,8 @@ impl Frontier for RedisFrontier {
             .map(|c| match c {
                 0 => Admission::Queued,
                 1 => Admission::Duplicate,
-                _ => Admission::OverLimit,
+                2 => Admission::OverLimit,
+                _ => Admission::OverHostLimit,
             })
             .collect())
     }

@@ -51,6 +51,9 @@ async fn frontier_conformance() {
     s.purge().await.unwrap();
     conformance::admission_limit(&frontier(&s, Some(3)), 3).await;
     s.purge().await.unwrap();
+    let per_host = FrontierConfig { max_urls_per_host: Some(3), ..FrontierConfig::default() };
+    conformance::host_admission_limit(&RedisFrontier::new(s.clone(), per_host, 1024), 3).await;
+    s.purge().await.unwrap();
 }
 
 #[tokio::test]

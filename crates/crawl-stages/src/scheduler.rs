@@ -201,6 +201,7 @@ impl Scheduler {
                 Admission::Queued => Counter::UrlAdmitted,
                 Admission::Duplicate => Counter::LinkDuplicate,
                 Admission::OverLimit => Counter::LinkOverLimit,
+                Admission::OverHostLimit => Counter::LinkOverHostLimit,
             });
         }
         Ok(())

@@ -79,6 +79,7 @@ pub async fn run(mut args: CrawlArgs) -> anyhow::Result<()> {
         frontier: FrontierConfig {
             fetch_lease: args.fetch.fetch_lease(),
             max_urls: args.max_pages,
+            max_urls_per_host: args.scope.max_pages_per_host,
             ..FrontierConfig::default()
         },
         fetcher,

@@ -64,6 +64,11 @@ pub struct ScopeArgs {
     /// Longest redirect chain followed.
     #[arg(long, env = "CRAWL_MAX_REDIRECTS", default_value_t = 10, value_name = "N")]
     pub max_redirects: u32,
+    /// Admit at most this many URLs per host (redirect targets count): the
+    /// budget that ends a spider trap (endless calendars, faceted search) on
+    /// its host without stopping the rest of the crawl. Default: no budget.
+    #[arg(long, env = "CRAWL_MAX_PAGES_PER_HOST", value_name = "N")]
+    pub max_pages_per_host: Option<u64>,
     #[command(flatten)]
     pub canon: CanonArgs,
 }

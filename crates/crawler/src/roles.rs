@@ -103,7 +103,11 @@ pub async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     run_worker("scheduler", &args.cluster.clone(), &args.metrics.clone(), |w| async move {
         let frontier = RedisFrontier::new(
             w.store.clone(),
-            FrontierConfig { max_urls: args.max_pages, ..FrontierConfig::default() },
+            FrontierConfig {
+                max_urls: args.max_pages,
+                max_urls_per_host: args.scope.max_pages_per_host,
+                ..FrontierConfig::default()
+            },
             args.frontier.dedup_buckets,
         );
         let config = SchedulerConfig {
