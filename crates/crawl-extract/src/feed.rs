@@ -8,12 +8,19 @@
 //! Only the URLs that name pages are taken: `<loc>` directly under `<url>` or `<sitemap>`
 //! (not `image:loc` or `video:loc`), an RSS item's or channel's `<link>`, an Atom `<link>`
 //! that is an alternate (not `self`, `edit`, `enclosure`…). A `.gz` sitemap is inflated up
-//! to the same size bound as a page. A document cut short or broken halfway still yields
-//! the URLs read before the break: a sitemap truncated by the body cap is worth its first
-//! 40,000 URLs.
+//! to the same size bound as a page.
+//!
+//! Real feeds are sloppy XML: a bare `&` in a title or a URL, an unclosed `<br>` in a
+//! description, a Latin-1 body that says so only in its declaration. The reader takes them
+//! as a browser would (dangling `&` kept as text, end tags matched to the nearest open
+//! element, the declared or BOM encoding honoured), and a document broken or cut short
+//! halfway (a truncated gzip stream, XML that stops) still yields the URLs read before the
+//! break.
 
+use std::borrow::Cow;
 use std::io::Read;
 
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 use url::Url;
@@ -81,25 +88,30 @@ fn starts_like_xml(body: &[u8]) -> bool {
 /// `max_bytes` bounds the (inflated) document.
 pub fn parse(body: &[u8], base: &Url, max_bytes: usize) -> Result<Feed, FeedError> {
     let mut inflated = Vec::new();
+    let mut cut = false;
     let body = if body.starts_with(b"\x1F\x8B") {
-        flate2::read::MultiGzDecoder::new(body)
-            .take(max_bytes as u64)
-            .read_to_end(&mut inflated)
-            .map_err(|e| FeedError::Gzip(e.to_string()))?;
+        match flate2::read::MultiGzDecoder::new(body).take(max_bytes as u64).read_to_end(&mut inflated) {
+            Ok(_) => {}
+            Err(e) if inflated.is_empty() => return Err(FeedError::Gzip(e.to_string())),
+            // A stream cut short (or with a bad checksum) is worth what it inflated to.
+            Err(_) => cut = true,
+        }
         &inflated[..]
     } else {
         &body[..body.len().min(max_bytes)]
     };
-    // Feeds are UTF-8 in practice and URLs are ASCII in all of them; a stray byte in
-    // some item's description must not cost the listing.
-    let text = String::from_utf8_lossy(body);
+    let text = decode(body);
     let mut reader = Reader::from_str(&text);
-    reader.config_mut().trim_text(true);
+    let config = reader.config_mut();
+    config.trim_text(true);
+    config.allow_dangling_amp = true;
+    config.check_end_names = false;
+    config.allow_unmatched_ends = true;
 
     let mut kind = None;
     let mut path: Vec<String> = Vec::new();
     let mut capture: Option<String> = None;
-    let mut feed = Feed { kind: FeedKind::Sitemap, urls: Vec::new(), truncated: false };
+    let mut feed = Feed { kind: FeedKind::Sitemap, urls: Vec::new(), truncated: cut };
     loop {
         let event = match reader.read_event() {
             Ok(e) => e,
@@ -111,17 +123,20 @@ pub fn parse(body: &[u8], base: &Url, max_bytes: usize) -> Result<Feed, FeedErro
             Err(e) => return Err(FeedError::Xml(e.to_string())),
         };
         match event {
-            Event::Start(e) | Event::Empty(e) if kind.is_none() => {
-                let root = local(&e);
-                kind = Some(match root.as_str() {
+            Event::Start(ref e) | Event::Empty(ref e) if kind.is_none() => {
+                let root = local(e);
+                let root_kind = match root.as_str() {
                     "urlset" => FeedKind::Sitemap,
                     "sitemapindex" => FeedKind::SitemapIndex,
                     "rss" | "rdf" => FeedKind::Rss,
                     "feed" => FeedKind::Atom,
                     _ => return Err(FeedError::NotAFeed(root)),
-                });
-                feed.kind = kind.unwrap();
-                path.push(root);
+                };
+                kind = Some(root_kind);
+                feed.kind = root_kind;
+                if matches!(event, Event::Start(_)) {
+                    path.push(root);
+                }
             }
             Event::Start(e) => {
                 if path.len() >= MAX_NESTING {
@@ -159,8 +174,14 @@ pub fn parse(body: &[u8], base: &Url, max_bytes: usize) -> Result<Feed, FeedErro
                     }
                 }
             }
-            Event::End(_) => {
-                path.pop();
+            Event::End(e) => {
+                // Close up to the nearest open element of that name (an unclosed `<br>`
+                // in a description must not shift every later element); a stray end
+                // tag closes nothing.
+                let name = e.local_name().as_ref().to_ascii_lowercase();
+                if let Some(at) = path.iter().rposition(|open| *open == name) {
+                    path.truncate(at);
+                }
                 if let Some(href) = capture.take() {
                     push(&mut feed, base, &href);
                 }
@@ -183,6 +204,30 @@ pub fn parse(body: &[u8], base: &Url, max_bytes: usize) -> Result<Feed, FeedErro
     }
 }
 
+/// The document as text: by its BOM, else its declaration's `encoding`, else UTF-8 (a
+/// stray byte in some description must not cost the listing).
+fn decode(body: &[u8]) -> Cow<'_, str> {
+    if let Some((encoding, bom)) = Encoding::for_bom(body) {
+        return encoding.decode_without_bom_handling(&body[bom..]).0;
+    }
+    let declared = declared_encoding(&body[..body.len().min(256)])
+        // A UTF-16 label on bytes without a BOM is a leftover of a re-encoding.
+        .filter(|e| *e != UTF_16LE && *e != UTF_16BE)
+        .unwrap_or(UTF_8);
+    declared.decode_without_bom_handling(body).0
+}
+
+/// `<?xml version="1.0" encoding="ISO-8859-1"?>` → windows-1252 (WHATWG labels).
+fn declared_encoding(head: &[u8]) -> Option<&'static Encoding> {
+    let head = String::from_utf8_lossy(head);
+    let decl = head.trim_start().strip_prefix("<?xml")?;
+    let decl = &decl[..decl.find("?>")?];
+    let rest = decl[decl.find("encoding")? + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+    let label = rest[1..].split(quote).next()?;
+    Encoding::for_label(label.trim().as_bytes())
+}
+
 fn local(e: &BytesStart) -> String {
     e.local_name().as_ref().to_ascii_lowercase()
 }
@@ -202,12 +247,12 @@ fn atom_link(e: &BytesStart, name: &str, base: &Url, feed: &mut Feed) {
     if name != "link" {
         return;
     }
+    // A value with a bare `&` does not normalise; its raw form is still the URL.
     let attr = |key: &str| {
-        e.try_get_attribute(key)
-            .ok()
-            .flatten()
-            .and_then(|a| a.normalized_value(XmlVersion::Implicit1_0).ok())
-            .map(|v| v.into_owned())
+        e.try_get_attribute(key).ok().flatten().map(|a| match a.normalized_value(XmlVersion::Implicit1_0) {
+            Ok(v) => v.into_owned(),
+            Err(_) => a.value.clone().into_owned(),
+        })
     };
     let rel = attr("rel");
     if rel.as_deref().is_none_or(|r| r.eq_ignore_ascii_case("alternate"))
@@ -313,9 +358,49 @@ mod tests {
             parse(b"<html><body>x</body></html>", &base(), 1 << 20),
             Err(FeedError::NotAFeed(_))
         ));
-        assert!(parse(b"<urlset><url><loc>&bogus", &base(), 1 << 20).is_err());
         assert!(parse(b"\x1F\x8Bnot gzip at all", &base(), 1 << 20).is_err());
         assert!(parse(b"plain text", &base(), 1 << 20).is_err());
+    }
+
+    #[test]
+    fn sloppy_feeds_as_published() {
+        // A bare `&` in a title and in URLs, an unclosed `<br>` in a description, a stray
+        // end tag: every item still counts.
+        let rss = b"<rss><channel><item><title>Tom & Jerry</title><link>/a.html?x=1&y=2</link>\
+<description><p>one<br>two</p></description></b></item>\
+<item><link>/b.html</link></item></channel></rss>";
+        let feed = parse(rss, &base(), 1 << 20).unwrap();
+        assert_eq!(urls(&feed), ["http://news.example/a.html?x=1&y=2", "http://news.example/b.html"]);
+        assert!(!feed.truncated, "{feed:?}");
+        let atom = b"<feed><entry><link href='/e.html?a=1&b=2'/></entry></feed>";
+        assert_eq!(urls(&parse(atom, &base(), 1 << 20).unwrap()), ["http://news.example/e.html?a=1&b=2"]);
+        // An empty listing is complete, not cut short.
+        let empty = parse(b"<?xml version='1.0'?><urlset/>", &base(), 1 << 20).unwrap();
+        assert!(empty.urls.is_empty() && !empty.truncated);
+    }
+
+    #[test]
+    fn declared_or_bom_encoding() {
+        let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><urlset><url><loc>http://news.example/\xE9t\xE9</loc></url></urlset>";
+        assert_eq!(urls(&parse(latin1, &base(), 1 << 20).unwrap()), ["http://news.example/%C3%A9t%C3%A9"]);
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "<urlset><url><loc>/\u{e9}</loc></url></urlset>".encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        assert_eq!(urls(&parse(&utf16, &base(), 1 << 20).unwrap()), ["http://news.example/%C3%A9"]);
+    }
+
+    #[test]
+    fn truncated_gzip_keeps_what_it_inflated() {
+        let mut xml = String::from("<urlset>");
+        for i in 0..2000 {
+            xml.push_str(&format!("<url><loc>http://news.example/{i}</loc></url>"));
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, xml.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let feed = parse(&gz[..gz.len() / 2], &base(), 1 << 20).unwrap();
+        assert!(feed.truncated && !feed.urls.is_empty() && feed.urls.len() < 2000, "{}", feed.urls.len());
     }
 
     #[test]

@@ -92,12 +92,15 @@ fn wants_body(headers: &header::HeaderMap) -> bool {
     match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         None => true,
         Some(ct) => {
-            let ct = ct.to_ascii_lowercase();
-            ct.contains("html")
-                || (ct.contains("xml") && !ct.starts_with("image/"))
-                || ct.contains("gzip")
-                || ct.starts_with("text/plain")
-                || ct.starts_with("application/octet-stream")
+            // The exact type: `vnd.openxmlformats…` documents and `.tar.gz`
+            // archives are not pages either.
+            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            mime.contains("html")
+                || ((mime.ends_with("/xml") || mime.ends_with("+xml")) && !mime.starts_with("image/"))
+                || matches!(
+                    mime.as_str(),
+                    "application/gzip" | "application/x-gzip" | "text/plain" | "application/octet-stream"
+                )
         }
     }
 }
@@ -340,15 +343,22 @@ impl Fetcher {
     /// host's robots.txt first announces them; a later refresh offers them again and
     /// the dedup drops them.
     fn sitemaps(&self, task: &FetchTask, url: &Url, robots: &RobotsState) -> Option<LinkBatch> {
-        let sitemaps = robots.sitemaps();
-        (self.config.follow_sitemaps && !sitemaps.is_empty()).then(|| LinkBatch {
+        let robots_url = url.join("/robots.txt").ok()?;
+        // RFC 9309 wants absolute URLs; a relative one is taken as meant.
+        let links: Vec<String> = robots
+            .sitemaps()
+            .iter()
+            .filter_map(|s| robots_url.join(s.trim()).ok())
+            .map(String::from)
+            .collect();
+        (self.config.follow_sitemaps && !links.is_empty()).then(|| LinkBatch {
             v: crawl_core::message::MESSAGE_VERSION,
             kind: Discovery::Sitemap,
-            source: url.join("/robots.txt").ok().map(String::from),
+            source: Some(robots_url.into()),
             depth: task.entry.depth + 1,
             redirects: 0,
             origin: None,
-            links: sitemaps.to_vec(),
+            links,
         })
     }
 

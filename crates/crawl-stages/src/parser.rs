@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use crawl_core::{CanonOptions, Counter, Counters, Discovery, DocLink, Document, FetchResult, LinkBatch};
-use crawl_extract::feed::{self, Feed};
+use crawl_extract::feed;
 use crawl_extract::{Extracted, Input, Limits};
 use crawl_queue::{Inbox, Outbox};
 use crawl_store::{BodyStore, StoreError};
@@ -118,6 +118,7 @@ impl Parser {
         let cl = result.meta.content_language.clone();
         let fetched_at = result.fetched_at;
         let job_url = url.clone();
+        let (canon, skip_nofollow) = (self.config.canon.clone(), self.config.skip_nofollow);
         let started = std::time::Instant::now();
         let extracted = tokio::task::spawn_blocking(move || {
             let input = Input {
@@ -127,12 +128,20 @@ impl Parser {
                 content_language: cl.as_deref(),
                 fetched_at,
             };
-            crawl_extract::extract(&input, &limits)
+            crawl_extract::extract(&input, &limits).map(|ex| {
+                let links = if ex.nofollow {
+                    Vec::new()
+                } else {
+                    let followed = ex.links.iter().filter(|l| !(skip_nofollow && l.nofollow));
+                    canonical_links(followed.map(|l| l.url.clone()), &canon)
+                };
+                (ex, links)
+            })
         })
         .await;
         metrics::histogram!("crawler_parse_duration_seconds").record(started.elapsed().as_secs_f64());
-        let ex = match extracted {
-            Ok(Ok(ex)) => ex,
+        let (ex, links) = match extracted {
+            Ok(Ok(done)) => done,
             Ok(Err(e)) => {
                 tracing::info!(url = %url, error = %e, "page could not be parsed");
                 return Ok(Parsed { fate: Some(Counter::PagesParseError), ..Parsed::default() });
@@ -142,12 +151,7 @@ impl Parser {
                 return Ok(Parsed { fate: Some(Counter::PagesParseError), ..Parsed::default() });
             }
         };
-        let links = if ex.nofollow {
-            Vec::new()
-        } else {
-            let followed = ex.links.iter().filter(|l| !(self.config.skip_nofollow && l.nofollow));
-            self.link_batches(result, Discovery::Page, followed.map(|l| l.url.clone()))
-        };
+        let links = link_batches(result, Discovery::Page, links);
         if ex.noindex {
             return Ok(Parsed { links, fate: Some(Counter::PagesNoindex), ..Parsed::default() });
         }
@@ -166,9 +170,16 @@ impl Parser {
     async fn read_feed(&self, result: &FetchResult, url: &Url, body: bytes::Bytes) -> Option<Parsed> {
         let max = self.config.limits.max_html_bytes;
         let base = url.clone();
-        let read = tokio::task::spawn_blocking(move || feed::parse(&body, &base, max)).await;
-        let feed = match read {
-            Ok(Ok(feed)) => feed,
+        let canon = self.config.canon.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            feed::parse(&body, &base, max).map(|feed| {
+                let links = canonical_links(feed.urls.into_iter(), &canon);
+                (feed.kind, links, feed.truncated)
+            })
+        })
+        .await;
+        let (kind, links, truncated) = match read {
+            Ok(Ok(read)) => read,
             Ok(Err(feed::FeedError::NotAFeed(_))) => return None,
             Ok(Err(e)) => {
                 tracing::info!(url = %url, error = %e, "sitemap or feed could not be read");
@@ -179,42 +190,13 @@ impl Parser {
                 return Some(Parsed { fate: Some(Counter::PagesParseError), ..Parsed::default() });
             }
         };
-        let Feed { kind, urls, truncated } = feed;
         if truncated {
-            tracing::info!(url = %url, ?kind, urls = urls.len(), "sitemap or feed cut short; its first URLs are kept");
+            tracing::info!(url = %url, ?kind, urls = links.len(), "sitemap or feed cut short; its first URLs are kept");
         } else {
-            tracing::debug!(url = %url, ?kind, urls = urls.len(), "sitemap or feed read");
+            tracing::debug!(url = %url, ?kind, urls = links.len(), "sitemap or feed read");
         }
-        let links = self.link_batches(result, Discovery::Sitemap, urls.into_iter());
+        let links = link_batches(result, Discovery::Sitemap, links);
         Some(Parsed { links, fate: Some(Counter::PagesFeed), ..Parsed::default() })
-    }
-
-    /// Links for the scheduler, each once, canonicalised, in batches of
-    /// [`LINKS_PER_BATCH`].
-    fn link_batches(
-        &self,
-        result: &FetchResult,
-        kind: Discovery,
-        urls: impl Iterator<Item = Url>,
-    ) -> Vec<LinkBatch> {
-        let mut seen = HashSet::new();
-        let links: Vec<String> = urls
-            .filter_map(|u| crawl_core::canon::canonicalize(u, &self.config.canon).ok())
-            .map(String::from)
-            .filter(|u| seen.insert(u.clone()))
-            .collect();
-        links
-            .chunks(LINKS_PER_BATCH)
-            .map(|chunk| LinkBatch {
-                v: crawl_core::message::MESSAGE_VERSION,
-                kind,
-                source: Some(result.url.clone()),
-                depth: result.depth + 1,
-                redirects: 0,
-                origin: None,
-                links: chunk.to_vec(),
-            })
-            .collect()
     }
 
     async fn process(
@@ -253,6 +235,32 @@ impl Parser {
         }
         Disposition::Ack
     }
+}
+
+/// Canonical forms of `urls`, each once, in their order (the crawl order
+/// within a host). CPU work: called on the blocking pool.
+fn canonical_links(urls: impl Iterator<Item = Url>, canon: &CanonOptions) -> Vec<String> {
+    let mut seen = HashSet::new();
+    urls.filter_map(|u| crawl_core::canon::canonicalize(u, canon).ok())
+        .map(String::from)
+        .filter(|u| seen.insert(u.clone()))
+        .collect()
+}
+
+/// Links for the scheduler in batches of [`LINKS_PER_BATCH`].
+fn link_batches(result: &FetchResult, kind: Discovery, links: Vec<String>) -> Vec<LinkBatch> {
+    links
+        .chunks(LINKS_PER_BATCH)
+        .map(|chunk| LinkBatch {
+            v: crawl_core::message::MESSAGE_VERSION,
+            kind,
+            source: Some(result.url.clone()),
+            depth: result.depth + 1,
+            redirects: 0,
+            origin: None,
+            links: chunk.to_vec(),
+        })
+        .collect()
 }
 
 /// A page's 5,000 links fit one message; a 50,000-URL sitemap becomes
@@ -369,7 +377,7 @@ mod tests {
 
     #[tokio::test]
     async fn xml_that_is_neither_feed_nor_page_is_counted() {
-        let broken = parse("http://news.example/s.xml", "text/xml", b"<urlset><url><loc>&nope").await;
+        let broken = parse("http://news.example/s.xml.gz", "application/gzip", b"\x1F\x8Bnot gzip").await;
         assert_eq!(broken.fate, Some(Counter::PagesParseError));
         let other = parse("http://news.example/api.xml", "application/xml", b"<data><x>1</x></data>").await;
         assert_eq!(other.fate, Some(Counter::PagesNotHtml));

@@ -178,7 +178,8 @@ async fn robots_txt_comes_first_then_the_page() {
 async fn sitemaps_listed_by_robots_txt_go_to_the_scheduler() {
     let server = TestServer::start().await.unwrap();
     let sitemap = server.url("/sitemap.xml");
-    server.route("/robots.txt", Reply::text(format!("User-agent: *\nAllow: /\n\nSitemap: {sitemap}\n")));
+    let robots = format!("User-agent: *\nAllow: /\n\nSitemap: {sitemap}\nSitemap: /news-sitemap.xml\n");
+    server.route("/robots.txt", Reply::text(robots));
     server.route("/sitemap.xml", Reply::new(200).header("Content-Type", "application/xml").body("<urlset/>"));
     let h = Harness::new();
     h.admit(&server.url("/news/a")).await;
@@ -186,7 +187,8 @@ async fn sitemaps_listed_by_robots_txt_go_to_the_scheduler() {
     let (task, outcome) = h.handle_next().await;
     let batch = outcome.links.clone().expect("the sitemap goes to the scheduler");
     assert_eq!(batch.kind, Discovery::Sitemap);
-    assert_eq!(batch.links, [sitemap.to_string()]);
+    let relative = server.url("/news-sitemap.xml").to_string();
+    assert_eq!(batch.links, [sitemap.to_string(), relative], "a relative line is taken as meant");
     assert_eq!(batch.depth, task.entry.depth + 1);
     assert_eq!(targets(&server), ["/robots.txt"], "no request beyond robots.txt in this lease");
     h.settle(&outcome).await;

@@ -29,7 +29,7 @@ pub struct CrawlArgs {
     #[arg(long, env = "CRAWL_OUT", value_name = "DIR")]
     pub out: PathBuf,
     /// Fetch at most this many URLs (redirects count).
-    #[arg(long, env = "CRAWL_MAX_PAGES", value_name = "N")]
+    #[arg(long, env = "CRAWL_MAX_PAGES", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pages: Option<u64>,
     /// Stop after this long, finishing the requests in flight.
     #[arg(long, env = "CRAWL_MAX_TIME", value_parser = parse_duration, value_name = "DURATION")]

@@ -67,7 +67,7 @@ pub struct ScopeArgs {
     /// Admit at most this many URLs per host (redirect targets count): the
     /// budget that ends a spider trap (endless calendars, faceted search) on
     /// its host without stopping the rest of the crawl. Default: no budget.
-    #[arg(long, env = "CRAWL_MAX_PAGES_PER_HOST", value_name = "N")]
+    #[arg(long, env = "CRAWL_MAX_PAGES_PER_HOST", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pages_per_host: Option<u64>,
     #[command(flatten)]
     pub canon: CanonArgs,

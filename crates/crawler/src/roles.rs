@@ -45,7 +45,7 @@ pub struct SchedulerArgs {
     #[command(flatten)]
     pub frontier: FrontierArgs,
     /// Fetch at most this many URLs in the whole crawl.
-    #[arg(long, env = "CRAWL_MAX_PAGES", value_name = "N")]
+    #[arg(long, env = "CRAWL_MAX_PAGES", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pages: Option<u64>,
     /// Fetch tasks kept waiting in the fetch queue (about 2 × the total
     /// concurrency of all fetchers).
